@@ -1,0 +1,1 @@
+"""Beacon: status pages and uptime monitoring."""

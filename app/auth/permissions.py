@@ -1,0 +1,35 @@
+"""The one table of who may do what: each service action and the lowest role allowed to perform it.
+docs/roles.md is generated from it (``python main.py docs roles``)."""
+
+from __future__ import annotations
+
+from app.enums import Role
+
+PERMISSIONS: dict[str, Role] = {
+    "page.view_private": Role.READ_ONLY,
+    "page.create": Role.ADMIN,
+    "page.update": Role.ADMIN,
+    "page.delete": Role.ADMIN,
+    "group.create": Role.MEMBER,
+    "group.update": Role.MEMBER,
+    "group.delete": Role.MEMBER,
+    "component.create": Role.MEMBER,
+    "component.update": Role.MEMBER,
+    "component.set_status": Role.MEMBER,
+    "component.delete": Role.ADMIN,
+    "user.create": Role.ADMIN,
+    "user.create_owner": Role.OWNER,
+    "apikey.create": Role.MEMBER,
+    "audit.view": Role.ADMIN,
+}
+
+
+def required_role(action: str) -> Role:
+    try:
+        return PERMISSIONS[action]
+    except KeyError:
+        raise KeyError(f"no permission defined for action {action!r}") from None
+
+
+def allowed(role: Role, action: str) -> bool:
+    return role >= required_role(action)

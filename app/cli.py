@@ -1,0 +1,122 @@
+"""Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from app import config
+from app.config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Beacon status pages and monitoring")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--data-dir")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the server (default)")
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit.add_argument("action", choices=["verify"])
+    user = sub.add_parser("user", help="accounts")
+    user.add_argument("action", choices=["create"])
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", default="MEMBER")
+    apikey = sub.add_parser("apikey", help="API keys")
+    apikey.add_argument("action", choices=["create"])
+    apikey.add_argument("--email", required=True)
+    apikey.add_argument("--role")
+    apikey.add_argument("--name", default="")
+    sub.add_parser("demo", help="load the demo status page")
+    return parser
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    from storage.db import close_database, open_database
+
+    await open_database(settings.effective_database_url)
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+async def _audit_verify() -> int:
+    from app import audit
+
+    broken = await audit.verify_stored()
+    if broken is None:
+        print("audit chain intact")
+        return 0
+    print(f"audit chain broken at {broken}")
+    return 1
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise SystemExit("The passwords do not match.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _user_create(email: str, role: str, password: str) -> int:
+    from app.auth import Actor
+    from app.services import users
+    from app.services.errors import ServiceError
+
+    try:
+        user = await users.create_user(Actor.system("cli"), email=email, password=password, role=role)
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {user.email} ({user.role.name})")
+    return 0
+
+
+async def _apikey_create(email: str, role: str | None, name: str) -> int:
+    from app.auth import Actor
+    from app.services import users
+    from app.services.errors import ServiceError
+
+    try:
+        _, plain = await users.create_api_key(Actor.system("cli"), email=email, role=role, name=name)
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(plain)
+    return 0
+
+
+async def _demo() -> int:
+    from app.demo import load_demo
+
+    page_id = await load_demo()
+    print(f"demo page ready at /status/demo (id {page_id})")
+    return 0
+
+
+def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = config.use(config.from_environment(argv=argv))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = args.command or "serve"
+    if command == "serve":
+        serve(settings)
+        return 0
+    if command == "audit":
+        work = _audit_verify
+    elif command == "user":
+        password = _read_password()
+        work = lambda: _user_create(args.email, args.role, password)  # noqa: E731
+    elif command == "apikey":
+        work = lambda: _apikey_create(args.email, args.role, args.name)  # noqa: E731
+    else:
+        work = _demo
+    return asyncio.run(_with_database(settings, work))

@@ -1,0 +1,102 @@
+"""One Settings object, built from the environment and command-line flags.
+
+Nothing else in the project reads ``os.environ``: everything that can be configured is a field here,
+documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    base_url: str = ""
+    secret: str = ""
+    owner_email: str | None = None
+    owner_password: str | None = None
+    monitors: bool = True
+    security_admin_key: str | None = None
+    # Running inside pytest or CI: lets tests insist on services that are optional elsewhere.
+    ci: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite://{(self.data_dir / 'beacon.sqlite3').resolve()}"
+
+    @property
+    def effective_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+def from_environment(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> Settings:
+    """Build settings: defaults, overridden by ``BEACON_*`` variables, overridden by flags."""
+    env = dict(os.environ if environ is None else environ)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--data-dir")
+    flags, _ = parser.parse_known_args(argv or [])
+
+    defaults = Settings()
+    port_text = env.get("BEACON_PORT") or str(defaults.port)
+    if not port_text.isdigit():
+        raise SystemExit(f"BEACON_PORT must be a port number, not {port_text!r}")
+    settings = Settings(
+        host=flags.host or env.get("BEACON_HOST") or defaults.host,
+        port=flags.port or int(port_text),
+        data_dir=Path(flags.data_dir or env.get("BEACON_DATA_DIR") or defaults.data_dir),
+        database_url=env.get("BEACON_DATABASE_URL", ""),
+        base_url=env.get("BEACON_BASE_URL", ""),
+        secret=env.get("BEACON_SECRET", ""),
+        owner_email=env.get("BEACON_OWNER_EMAIL") or None,
+        owner_password=env.get("BEACON_OWNER_PASSWORD") or None,
+        monitors=_flag(env.get("BEACON_MONITORS"), True),
+        security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
+        ci=_flag(env.get("CI"), False),
+    )
+    return settings
+
+
+def with_secret(settings: Settings) -> Settings:
+    """Return settings whose secret is set: the given one, or one generated once and kept in the data folder."""
+    if settings.secret:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return replace(settings, secret=path.read_text().strip())
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings the running process was started with."""
+    global _current
+    if _current is None:
+        _current = with_secret(from_environment())
+    return _current
+
+
+def use(settings: Settings) -> Settings:
+    """Make ``settings`` the process-wide settings (the CLI and tests call this)."""
+    global _current
+    _current = with_secret(settings)
+    return _current

@@ -1,0 +1,154 @@
+"""Components, their placement on pages, and the groups that hold them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import events
+from app.auth import Actor
+from app.enums import ComponentStatus
+from app.services.errors import Invalid, NotFound
+from app.services.transaction import change, diff
+from app.services.validation import collect, text_problem
+from storage.models import Component, ComponentGroup, Placement, StatusPage
+
+EDITABLE = ("name", "description", "link", "status", "only_show_if_degraded", "show_uptime")
+
+
+def _fields(component: Component) -> dict[str, Any]:
+    return {name: getattr(component, name) for name in EDITABLE}
+
+
+def parse_status(value: Any, field: str = "status") -> ComponentStatus:
+    if isinstance(value, ComponentStatus):
+        return value
+    try:
+        return ComponentStatus(str(value).upper())
+    except ValueError:
+        allowed = ", ".join(s.value for s in ComponentStatus)
+        raise Invalid({field: f"Unknown status '{value}'; use one of {allowed}."}) from None
+
+
+async def page_ids_of(component_id: int, conn: Any = None) -> set[int]:
+    rows = await Placement.filter(component_id=component_id).using_db(conn).values_list("page_id", flat=True)
+    return set(rows)
+
+
+async def create_component(actor: Actor, *, name: str, pages: list[int] | None = None, description: str = "",
+                           status: Any = ComponentStatus.OPERATIONAL, group_id: int | None = None,
+                           link: str = "") -> Component:
+    name = (name or "").strip()
+    errors = collect(name=text_problem(name, "component name"))
+    try:
+        status = parse_status(status)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    page_ids = list(dict.fromkeys(int(p) for p in (pages or [])))
+    async with change(actor, "component.create") as ch:
+        found = set(await StatusPage.filter(id__in=page_ids).using_db(ch.conn).values_list("id", flat=True))
+        if missing := [p for p in page_ids if p not in found]:
+            errors["pages"] = f"No status page with id {', '.join(map(str, missing))}."
+        group = None
+        if group_id is not None:
+            group = await ComponentGroup.filter(id=group_id).using_db(ch.conn).first()
+            if group is None:
+                errors["group_id"] = f"No group with id {group_id}."
+            elif group.page_id not in page_ids:  # type: ignore[attr-defined]
+                page_ids.append(group.page_id)  # type: ignore[attr-defined]
+        if errors:
+            raise Invalid(errors)
+        component = await Component.create(using_db=ch.conn, name=name, description=description, status=status,
+                                           link=link)
+        for page_id in page_ids:
+            position = await Placement.filter(page_id=page_id).using_db(ch.conn).count()
+            in_group = group is not None and group.page_id == page_id  # type: ignore[attr-defined]
+            await Placement.create(using_db=ch.conn, page_id=page_id, component_id=component.id,
+                                   group_id=group.id if in_group else None, position=position)
+        values = {"name": name, "description": description, "status": status, "link": link, "pages": page_ids,
+                  "group_id": group_id}
+        await ch.audit("component.create", "component", component.id, diff({}, values))
+        ch.emit(events.COMPONENT_CREATED, {"component_id": component.id, "name": name}, set(page_ids))
+    return component
+
+
+async def update_component(actor: Actor, component_id: int, **values: Any) -> Component:
+    """Change fields of a component; a status change is its own permission and event."""
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise Invalid({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors: dict[str, str] = {}
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+        errors.update(collect(name=text_problem(values["name"], "component name")))
+    if "status" in values:
+        try:
+            values["status"] = parse_status(values["status"])
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    action = "component.set_status" if set(values) == {"status"} else "component.update"
+    async with change(actor, action) as ch:
+        component = await Component.filter(id=component_id).using_db(ch.conn).first()
+        if component is None:
+            raise NotFound(f"No component with id {component_id}.")
+        before = _fields(component)
+        changes = diff(before, values)
+        if not changes:
+            return component
+        await Component.filter(id=component_id).using_db(ch.conn).update(**values)
+        await ch.audit(action, "component", component_id, changes)
+        page_ids = await page_ids_of(component_id, ch.conn)
+        if "status" in changes:
+            ch.emit(events.COMPONENT_STATUS_CHANGED, {
+                "component_id": component_id, "name": values.get("name", component.name),
+                "old_status": before["status"].value, "new_status": values["status"].value,
+            }, page_ids)
+        if set(changes) - {"status"}:
+            ch.emit(events.COMPONENT_UPDATED, {"component_id": component_id}, page_ids)
+    return await Component.get(id=component_id)
+
+
+async def set_status(actor: Actor, component_id: int, status: Any) -> Component:
+    return await update_component(actor, component_id, status=status)
+
+
+async def delete_component(actor: Actor, component_id: int) -> None:
+    async with change(actor, "component.delete") as ch:
+        component = await Component.filter(id=component_id).using_db(ch.conn).first()
+        if component is None:
+            raise NotFound(f"No component with id {component_id}.")
+        page_ids = await page_ids_of(component_id, ch.conn)
+        await Component.filter(id=component_id).using_db(ch.conn).delete()
+        before = _fields(component)
+        await ch.audit("component.delete", "component", component_id, diff(before, dict.fromkeys(before)),
+                       severity="warning")
+        ch.emit(events.COMPONENT_DELETED, {"component_id": component_id, "name": component.name}, page_ids)
+
+
+async def get_component(component_id: int) -> Component:
+    component = await Component.filter(id=component_id).first()
+    if component is None:
+        raise NotFound(f"No component with id {component_id}.")
+    return component
+
+
+async def create_group(actor: Actor, *, page_id: int, name: str, parent_id: int | None = None) -> ComponentGroup:
+    name = (name or "").strip()
+    errors = collect(name=text_problem(name, "group name"))
+    async with change(actor, "group.create") as ch:
+        if not await StatusPage.filter(id=page_id).using_db(ch.conn).exists():
+            errors["page_id"] = f"No status page with id {page_id}."
+        if parent_id is not None:
+            parent = await ComponentGroup.filter(id=parent_id).using_db(ch.conn).first()
+            if parent is None or parent.page_id != page_id:  # type: ignore[attr-defined]
+                errors["parent_id"] = "The parent group must exist on the same page."
+        if errors:
+            raise Invalid(errors)
+        position = await ComponentGroup.filter(page_id=page_id, parent_id=parent_id).using_db(ch.conn).count()
+        group = await ComponentGroup.create(using_db=ch.conn, page_id=page_id, parent_id=parent_id, name=name,
+                                            position=position)
+        await ch.audit("group.create", "group", group.id,
+                       diff({}, {"name": name, "page_id": page_id, "parent_id": parent_id}))
+        ch.emit(events.GROUP_CHANGED, {"group_id": group.id}, {page_id})
+    return group

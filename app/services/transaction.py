@@ -1,0 +1,53 @@
+"""The one way services write: check the permission, change rows and append the audit entry in one
+transaction, publish the events once it has committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app import audit
+from app.auth import Actor, allowed, required_role
+from app.events import Event, bus
+from app.services.errors import Forbidden
+
+
+def authorize(actor: Actor, action: str) -> None:
+    if not allowed(actor.role, action):
+        raise Forbidden(f"{action} needs the {required_role(action).name} role or higher")
+
+
+@dataclass
+class Change:
+    conn: Any
+    actor: Actor
+    events: list[Event] = field(default_factory=list)
+
+    async def audit(self, action: str, entity_type: str, entity_id: Any, changes: dict[str, Any],
+                    severity: str = "info") -> None:
+        await audit.append(self.conn, actor=self.actor, action=action, entity_type=entity_type,
+                           entity_id=entity_id, changes=changes, severity=severity)
+
+    def emit(self, name: str, data: dict[str, Any] | None = None, page_ids: set[int] | frozenset[int] = frozenset()
+             ) -> None:
+        self.events.append(Event(name, data or {}, frozenset(page_ids)))
+
+
+@asynccontextmanager
+async def change(actor: Actor, action: str) -> AsyncIterator[Change]:
+    """``async with change(actor, "component.update") as ch:`` — write with ``using_db=ch.conn``."""
+    authorize(actor, action)
+    async with in_transaction() as conn:
+        ch = Change(conn, actor)
+        yield ch
+    for event in ch.events:
+        bus.publish(event)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Field-level changes as ``{field: {"old": ..., "new": ...}}``, only for fields that changed."""
+    return {k: {"old": before.get(k), "new": v} for k, v in after.items() if before.get(k) != v}

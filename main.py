@@ -1,0 +1,56 @@
+"""Beacon: ``python main.py`` serves the admin dashboard, public pages and APIs; sub-commands: see --help.
+
+The public routes live on an outer FastAPI app and NiceGUI is mounted into it, so that status pages,
+JSON and health checks carry no session cookie and never build a NiceGUI client (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from nicegui import helpers, ui
+
+from app import config, runtime
+from app.api import problems, public
+from app.config import Settings
+
+FAVICON = "📡"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await runtime.start(settings)
+        yield
+        await runtime.stop()
+
+    outer = FastAPI(title="Beacon", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    problems.install(outer)
+    outer.include_router(public.router)
+    import pages.all  # noqa: F401  registers the NiceGUI pages
+
+    ui.run_with(outer, mount_path="/", storage_secret=settings.secret, title="Beacon", favicon=FAVICON,
+                show_welcome_message=False, reconnect_timeout=10)
+    return outer
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    outer = create_app(settings)
+    print(f"Beacon serving on http://{settings.host}:{settings.port}", flush=True)
+    uvicorn.run(outer, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=3)
+
+
+if __name__ == "__main__":
+    if helpers.is_user_simulation():
+        # NiceGUI's User fixture runs this file: register the pages on NiceGUI's own app; the test fixture
+        # has already started the runtime (tests/conftest.py).
+        import pages.all  # noqa: F401
+
+        ui.run(storage_secret=config.current().secret, title="Beacon", favicon=FAVICON, show_welcome_message=False)
+    else:
+        sys.exit(__import__("app.cli", fromlist=["main"]).main(sys.argv[1:], serve))

@@ -1,0 +1,1 @@
+"""NiceGUI pages: the admin dashboard, sign-in and first-run setup."""

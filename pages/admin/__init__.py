@@ -1,0 +1,1 @@
+"""Admin screens under /admin."""

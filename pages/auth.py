@@ -1,0 +1,88 @@
+"""First-run setup, sign-in and sign-out."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from nicegui import ui
+
+from app.runtime import state
+from app.services import users
+from app.services.errors import ServiceError
+from pages import session
+from pages.theme import card_form, clear_errors, show_errors
+
+WRONG_CREDENTIALS = "The e-mail or password is not correct."
+
+
+@ui.page("/setup")
+async def setup_page(request: Request) -> None:
+    if await users.owner_exists():
+        ui.navigate.to("/login")
+        return
+    ui.page_title("Set up Beacon")
+    with card_form("Welcome to Beacon"):
+        ui.label("Create the owner account. The owner can do everything, including adding other people.") \
+            .classes("text-sm text-slate-600")
+        email = ui.input("E-mail").props("type=email autocomplete=username outlined").classes("w-full")
+        password = ui.input("Password", password=True, password_toggle_button=True) \
+            .props("autocomplete=new-password outlined").classes("w-full")
+        confirm = ui.input("Repeat password", password=True).props("autocomplete=new-password outlined") \
+            .classes("w-full")
+        message = ui.label().classes("text-negative text-sm")
+        message.set_visibility(False)
+        fields = {"email": email, "password": password, "confirm": confirm}
+
+        async def create() -> None:
+            clear_errors(fields, message)
+            if password.value != confirm.value:
+                confirm.props('error error-message="The passwords do not match."')
+                return
+            ip, agent = session.client_address(request)
+            try:
+                user = await users.create_first_owner(email=email.value, password=password.value, ip=ip,
+                                                      user_agent=agent)
+            except ServiceError as exc:
+                show_errors(exc, fields, message)
+                return
+            state.has_owner = True
+            session.sign_in(user)
+            ui.navigate.to("/admin")
+
+        ui.button("Create owner account", on_click=create).classes("w-full")
+        password.on("keydown.enter", create)
+        confirm.on("keydown.enter", create)
+
+
+@ui.page("/login")
+async def login_page() -> None:
+    if not await users.owner_exists():
+        ui.navigate.to("/setup")
+        return
+    if await session.current_user() is not None:
+        ui.navigate.to("/admin")
+        return
+    ui.page_title("Sign in · Beacon")
+    with card_form("Sign in to Beacon"):
+        email = ui.input("E-mail").props("type=email autocomplete=username outlined").classes("w-full")
+        password = ui.input("Password", password=True).props("autocomplete=current-password outlined") \
+            .classes("w-full")
+        message = ui.label(WRONG_CREDENTIALS).classes("text-negative text-sm")
+        message.set_visibility(False)
+
+        async def try_login() -> None:
+            user = await users.authenticate(email.value, password.value)
+            if user is None:
+                message.set_visibility(True)
+                password.set_value("")
+                return
+            session.sign_in(user)
+            ui.navigate.to("/admin")
+
+        ui.button("Sign in", on_click=try_login).classes("w-full")
+        password.on("keydown.enter", try_login)
+
+
+@ui.page("/logout")
+def logout_page() -> None:
+    session.sign_out()
+    ui.navigate.to("/login")

@@ -1,0 +1,1 @@
+"""Persistence: tortoise models, database start-up, schema migrations."""

@@ -1,0 +1,64 @@
+"""Open and close the database: URL → tortoise config, SQLite pragmas, migrations before serving."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise, connections
+
+from storage.migrations import migrate
+from storage.models import MODEL_MODULES
+
+log = logging.getLogger(__name__)
+
+# Written as URL parameters because tortoise turns them into PRAGMAs on connect.
+# WAL lets readers run beside the writer; the busy timeout absorbs a CLI or backup holding the file briefly.
+SQLITE_PRAGMAS = {"journal_mode": "WAL", "foreign_keys": "ON", "busy_timeout": "5000", "synchronous": "NORMAL"}
+
+
+def normalise_url(url: str) -> str:
+    """Accept the spellings of CONTRACT.md and add our SQLite pragmas unless the URL sets them."""
+    parts = urlsplit(url)
+    if parts.scheme in {"postgresql", "postgres"}:
+        return urlunsplit(parts._replace(scheme="postgres"))
+    if parts.scheme == "sqlite":
+        query = dict(parse_qsl(parts.query))
+        for key, value in SQLITE_PRAGMAS.items():
+            query.setdefault(key, value)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return url
+
+
+def dialect(url: str) -> str:
+    return "postgres" if urlsplit(url).scheme in {"postgres", "postgresql", "asyncpg"} else "sqlite"
+
+
+def tortoise_config(url: str) -> dict:
+    return {
+        "connections": {"default": normalise_url(url)},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_database(url: str, *, create_db: bool = False) -> None:
+    """Connect, bring the schema up to date, and make the connection global for every task."""
+    await Tortoise.init(config=tortoise_config(url), _create_db=create_db, _enable_global_fallback=True)
+    await migrate(dialect(url))
+    log.info("database.opened dialect=%s", dialect(url))
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # any driver error means "not healthy"; the caller only reports it
+        log.warning("database.ping_failed", exc_info=True)
+        return False
+    return True

@@ -1,0 +1,89 @@
+"""Ordered schema migrations recorded in ``schema_version`` (design in docs/database.md).
+
+A fresh database gets the current schema from the models and is stamped with the newest version.
+An existing database gets every migration newer than its version, each in its own transaction,
+in order. A database newer than this code is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    # receives the connection (inside a transaction) and the dialect name: "sqlite" or "postgres"
+    apply: Callable[[object, str], Awaitable[None]]
+
+
+async def _create_missing_tables(conn: object, dialect: str) -> None:
+    await Tortoise.generate_schemas(safe=True)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial schema", _create_missing_tables),
+    # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
+    # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
+]
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+async def _table_names(dialect: str) -> set[str]:
+    conn = connections.get("default")
+    if dialect == "postgres":
+        _, rows = await conn.execute_query(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
+    else:
+        _, rows = await conn.execute_query("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {row["name"] for row in rows}
+
+
+async def applied_versions(dialect: str) -> list[int]:
+    if "schema_version" not in await _table_names(dialect):
+        return []
+    _, rows = await connections.get("default").execute_query("SELECT version FROM schema_version ORDER BY version")
+    return [row["version"] for row in rows]
+
+
+async def migrate(dialect: str, migrations: list[Migration] | None = None) -> list[int]:
+    """Bring the schema up to date; returns the versions applied now."""
+    from storage.models import SchemaVersion
+
+    migrations = sorted(migrations if migrations is not None else MIGRATIONS, key=lambda m: m.version)
+    newest = migrations[-1].version
+    tables = await _table_names(dialect)
+    if "schema_version" not in tables:
+        # Fresh database: the models are the schema; record every migration as already reflected in it.
+        await Tortoise.generate_schemas(safe=True)
+        async with in_transaction():
+            for migration in migrations:
+                await SchemaVersion.create(version=migration.version, name=migration.name)
+        log.info("schema.created version=%s", newest)
+        return [m.version for m in migrations]
+
+    done = set(await applied_versions(dialect))
+    if done and max(done) > newest:
+        raise SchemaTooNew(f"database schema version {max(done)} is newer than this Beacon ({newest}); "
+                           "upgrade Beacon instead of starting an older one")
+    applied = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        async with in_transaction() as conn:
+            await migration.apply(conn, dialect)
+            await SchemaVersion.create(version=migration.version, name=migration.name)
+        log.info("schema.migrated version=%s name=%s", migration.version, migration.name)
+        applied.append(migration.version)
+    return applied

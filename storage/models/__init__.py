@@ -1,0 +1,36 @@
+"""ORM models, one module per aggregate. Only ``app.services`` writes them."""
+
+from storage.models.audit import AuditEntryRow, AuditHead
+from storage.models.incidents import Incident, IncidentComponent, IncidentUpdate
+from storage.models.maintenance import Maintenance, MaintenanceComponent
+from storage.models.meta import SchemaVersion
+from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
+from storage.models.users import ApiKey, Team, User
+
+MODEL_MODULES = [
+    "storage.models.audit",
+    "storage.models.incidents",
+    "storage.models.maintenance",
+    "storage.models.meta",
+    "storage.models.pages",
+    "storage.models.users",
+]
+
+__all__ = [
+    "MODEL_MODULES",
+    "ApiKey",
+    "AuditEntryRow",
+    "AuditHead",
+    "Component",
+    "ComponentGroup",
+    "Incident",
+    "IncidentComponent",
+    "IncidentUpdate",
+    "Maintenance",
+    "MaintenanceComponent",
+    "Placement",
+    "SchemaVersion",
+    "StatusPage",
+    "Team",
+    "User",
+]
