@@ -41,8 +41,7 @@ async def start(settings: Settings) -> None:
         log.info("setup.owner_created_from_environment email=%s", settings.owner_email)
     state.settings = settings
     state.has_owner = await users.owner_exists()
-    store.base_url = settings.effective_base_url
-    store.by_id.clear()
+    store.reset(settings.effective_base_url)
     await store.load_all()
     bus.subscribe(store.on_event)
     bus.subscribe(_on_user_changed, [events.USER_CHANGED])

@@ -189,6 +189,18 @@ class SnapshotStore:
     _rebuilding: dict[int, asyncio.Task] = field(default_factory=dict)
     _version: int = 0
 
+    def reset(self, base_url: str) -> None:
+        """Forget everything (start-up, tests); snapshots are rebuilt from the database by ``load_all``."""
+        for task in self._rebuilding.values():
+            task.cancel()
+        self.base_url = base_url
+        self.default_id = None
+        self.by_id.clear()
+        self._listeners.clear()
+        self._rendered.clear()
+        self._dirty.clear()
+        self._rebuilding.clear()
+
     # --- reading ------------------------------------------------------------------------------------------
     def get(self, page_id: int) -> PageSnapshot | None:
         return self.by_id.get(page_id)

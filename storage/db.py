@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from storage.migrations import migrate
 from storage.models import MODEL_MODULES
@@ -45,6 +47,13 @@ def tortoise_config(url: str) -> dict:
 
 async def open_database(url: str, *, create_db: bool = False) -> None:
     """Connect, bring the schema up to date, and make the connection global for every task."""
+    # tortoise caches generated SQL per connection name for the whole process; a process that reopens
+    # on another database kind (tests, import/export between kinds) must not reuse the other dialect's SQL.
+    EXECUTOR_CACHE.clear()
+    if dialect(url) == "sqlite":
+        path = urlsplit(url).netloc + urlsplit(url).path
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     await Tortoise.init(config=tortoise_config(url), _create_db=create_db, _enable_global_fallback=True)
     await migrate(dialect(url))
     log.info("database.opened dialect=%s", dialect(url))
