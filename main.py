@@ -19,6 +19,13 @@ from app.config import Settings
 FAVICON = "📡"
 
 
+def register_pages() -> None:
+    """Import every module with a ``@ui.page``. Imported by name, not through an aggregator module: NiceGUI's
+    test harness forgets the modules of page functions between tests and this must import them again."""
+    import pages.admin.dashboard  # noqa: F401
+    import pages.auth  # noqa: F401
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -29,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     outer = FastAPI(title="Beacon", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(outer)
     outer.include_router(public.router)
-    import pages.all  # noqa: F401  registers the NiceGUI pages
+    register_pages()
 
     ui.run_with(outer, mount_path="/", storage_secret=settings.secret, title="Beacon", favicon=FAVICON,
                 show_welcome_message=False, reconnect_timeout=10)
@@ -49,8 +56,7 @@ if __name__ == "__main__":
     if helpers.is_user_simulation():
         # NiceGUI's User fixture runs this file: register the pages on NiceGUI's own app; the test fixture
         # has already started the runtime (tests/conftest.py).
-        import pages.all  # noqa: F401
-
+        register_pages()
         ui.run(storage_secret=config.current().secret, title="Beacon", favicon=FAVICON, show_welcome_message=False)
     else:
         sys.exit(__import__("app.cli", fromlist=["main"]).main(sys.argv[1:], serve))
