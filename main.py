@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from nicegui import helpers, ui
 
 from app import config, runtime
-from app.api import problems, public
+from app.api import management, problems, public
 from app.config import Settings
 
 FAVICON = "📡"
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     outer = FastAPI(title="Beacon", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(outer)
     outer.include_router(public.router)
+    management.include(outer)
     register_pages()
 
     ui.run_with(outer, mount_path="/", storage_secret=settings.secret, title="Beacon", favicon=FAVICON,

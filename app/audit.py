@@ -72,7 +72,7 @@ def verify(entries: Iterable[StoredEntry], head: tuple[int, str] | None = None) 
         seq = stored.entry.seq
         if seq != expected_seq:
             if seq > expected_seq:
-                return Break(expected_seq, f"missing (next entry found is {seq})")
+                return Break(expected_seq, f"missing or moved (entry {seq} found in its place)")
             return Break(seq, f"out of order (expected entry {expected_seq})")
         if stored.prev_hash != prev:
             return Break(seq, "does not link to the entry before it")
@@ -135,8 +135,8 @@ async def append(conn: Any, *, actor: Any, action: str, entity_type: str, entity
         entity_type=entity_type,
         entity_id=None if entity_id is None else str(entity_id),
         changes=jsonable(changes),
-        ip=actor.ip,
-        user_agent=actor.user_agent,
+        ip=actor.ip[:64] if actor.ip else actor.ip,  # cut to the column sizes: an odd client must not fail a write
+        user_agent=actor.user_agent[:500] if actor.user_agent else actor.user_agent,
         severity=severity,
     )
     digest = entry_hash(prev_hash, entry)
@@ -159,6 +159,8 @@ async def verify_stored() -> Break | None:
 
     rows = await AuditEntryRow.all().order_by("id")
     head = await AuditHead.filter(id=1).first()
+    if head is None and rows:
+        return Break(rows[-1].seq, "the chain head record is missing (entries after it may have been removed)")
     return verify((_stored(r) for r in rows), (head.seq, head.hash) if head else None)
 
 

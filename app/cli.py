@@ -37,8 +37,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     from storage.db import close_database, open_database
+    from storage.migrations import SchemaError
 
-    await open_database(settings.effective_database_url)
+    try:
+        await open_database(settings.effective_database_url)
+    except SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return await work()
     finally:

@@ -58,7 +58,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         raise SystemExit(f"BEACON_PORT must be a port number, not {port_text!r}")
     settings = Settings(
         host=flags.host or env.get("BEACON_HOST") or defaults.host,
-        port=flags.port or int(port_text),
+        port=flags.port if flags.port is not None else int(port_text),
         data_dir=Path(flags.data_dir or env.get("BEACON_DATA_DIR") or defaults.data_dir),
         database_url=env.get("BEACON_DATABASE_URL", ""),
         base_url=env.get("BEACON_BASE_URL", ""),
@@ -79,8 +79,10 @@ def with_secret(settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "secret.key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # created readable by the owner only from the first byte on
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     return replace(settings, secret=path.read_text().strip())
 
 

@@ -42,39 +42,63 @@ class Event:
 Handler = Callable[[Event], Awaitable[None]]
 
 
+@dataclass(eq=False)
+class _Subscription:
+    handler: Handler
+    names: frozenset[str] | None
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task | None = None
+
+
 class EventBus:
+    """Each subscriber gets every event in publish order, from its own queue and worker task: publishing
+    never waits, a slow subscriber delays only itself, and a failing one loses nothing but its own call."""
+
     def __init__(self) -> None:
-        self._subscribers: list[tuple[frozenset[str] | None, Handler]] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._subscriptions: list[_Subscription] = []
 
     def subscribe(self, handler: Handler, names: Iterable[str] | None = None) -> None:
         """Call ``handler`` for every event, or only for the given names."""
-        self._subscribers.append((frozenset(names) if names is not None else None, handler))
+        self._subscriptions.append(_Subscription(handler, frozenset(names) if names is not None else None))
 
     def unsubscribe(self, handler: Handler) -> None:
-        self._subscribers = [(n, h) for n, h in self._subscribers if h is not handler]
+        for sub in [s for s in self._subscriptions if s.handler is handler]:
+            self._stop(sub)
+            self._subscriptions.remove(sub)
 
     def publish(self, event: Event) -> None:
-        for names, handler in self._subscribers:
-            if names is None or event.name in names:
-                task = asyncio.get_running_loop().create_task(self._deliver(handler, event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        for sub in self._subscriptions:
+            if sub.names is None or event.name in sub.names:
+                sub.queue.put_nowait(event)
+                if sub.worker is None or sub.worker.done():
+                    sub.worker = asyncio.get_running_loop().create_task(self._work(sub))
 
     @staticmethod
-    async def _deliver(handler: Handler, event: Event) -> None:
-        try:
-            await handler(event)
-        except Exception:
-            log.exception("event.subscriber_failed event=%s handler=%s", event.name, handler.__qualname__)
+    async def _work(sub: _Subscription) -> None:
+        while True:
+            event = await sub.queue.get()
+            try:
+                await sub.handler(event)
+            except Exception:
+                log.exception("event.subscriber_failed event=%s handler=%s", event.name, sub.handler.__qualname__)
+            finally:
+                sub.queue.task_done()
 
     async def drain(self) -> None:
-        """Wait until every delivery started so far has finished (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every event published so far has been handled (tests and shutdown)."""
+        for sub in list(self._subscriptions):
+            if sub.worker is not None and not sub.worker.done():
+                await sub.queue.join()
+
+    @staticmethod
+    def _stop(sub: _Subscription) -> None:
+        if sub.worker is not None:
+            sub.worker.cancel()
 
     def clear(self) -> None:
-        self._subscribers.clear()
+        for sub in self._subscriptions:
+            self._stop(sub)
+        self._subscriptions.clear()
 
 
 bus = EventBus()

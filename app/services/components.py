@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from app import events
 from app.auth import Actor
 from app.enums import ComponentStatus
 from app.services.errors import Invalid, NotFound
-from app.services.transaction import change, diff
-from app.services.validation import collect, text_problem
+from app.services.transaction import authorize, change, diff
+from app.services.validation import collect, link_problem, row_id, slug_problem, text_problem
 from storage.models import Component, ComponentGroup, Placement, StatusPage
 
 EDITABLE = ("name", "description", "link", "status", "only_show_if_degraded", "show_uptime")
@@ -34,23 +35,43 @@ async def page_ids_of(component_id: int, conn: Any = None) -> set[int]:
     return set(rows)
 
 
-async def create_component(actor: Actor, *, name: str, pages: list[int] | None = None, description: str = "",
-                           status: Any = ComponentStatus.OPERATIONAL, group_id: int | None = None,
-                           link: str = "") -> Component:
-    name = (name or "").strip()
-    errors = collect(name=text_problem(name, "component name"))
+async def _resolve_pages(refs: list[int | str], conn: Any) -> tuple[list[int], list[str]]:
+    """Page ids for refs given as ids or slugs: (found ids in order, refs not found)."""
+    found: list[int] = []
+    missing: list[str] = []
+    for ref in refs:
+        query = StatusPage.filter(id=page_id) if (page_id := row_id(ref)) is not None else None
+        page = await query.using_db(conn).first() if query is not None else None
+        if page is None and isinstance(ref, str) and slug_problem(ref.strip()) is None:
+            page = await StatusPage.filter(slug=ref.strip()).using_db(conn).first()
+        if page is None:
+            missing.append(str(ref))
+        elif page.id not in found:
+            found.append(page.id)
+    return found, missing
+
+
+async def create_component(actor: Actor, *, name: str, pages: list[int | str] | None = None,
+                           description: str = "", status: Any = ComponentStatus.OPERATIONAL,
+                           group_id: int | str | None = None, link: str = "") -> Component:
+    """A new component, placed on ``pages`` (ids or slugs) and optionally in a group of one of them."""
+    name, link = (name or "").strip(), (link or "").strip()
+    authorize(actor, "component.create")
+    errors = collect(name=text_problem(name, "component name"),
+                     description=text_problem(description or "", "description", required=False, max_length=5000),
+                     link=link_problem(link))
     try:
         status = parse_status(status)
     except Invalid as exc:
         errors.update(exc.errors)
-    page_ids = list(dict.fromkeys(int(p) for p in (pages or [])))
     async with change(actor, "component.create") as ch:
-        found = set(await StatusPage.filter(id__in=page_ids).using_db(ch.conn).values_list("id", flat=True))
-        if missing := [p for p in page_ids if p not in found]:
-            errors["pages"] = f"No status page with id {', '.join(map(str, missing))}."
+        page_ids, missing = await _resolve_pages(list(pages or []), ch.conn)
+        if missing:
+            errors["pages"] = f"No status page {', '.join(repr(m) for m in missing)}."
         group = None
         if group_id is not None:
-            group = await ComponentGroup.filter(id=group_id).using_db(ch.conn).first()
+            gid = row_id(group_id)
+            group = await ComponentGroup.filter(id=gid).using_db(ch.conn).first() if gid else None
             if group is None:
                 errors["group_id"] = f"No group with id {group_id}."
             elif group.page_id not in page_ids:  # type: ignore[attr-defined]
@@ -65,7 +86,7 @@ async def create_component(actor: Actor, *, name: str, pages: list[int] | None =
             await Placement.create(using_db=ch.conn, page_id=page_id, component_id=component.id,
                                    group_id=group.id if in_group else None, position=position)
         values = {"name": name, "description": description, "status": status, "link": link, "pages": page_ids,
-                  "group_id": group_id}
+                  "group_id": group.id if group else None}
         await ch.audit("component.create", "component", component.id, diff({}, values))
         ch.emit(events.COMPONENT_CREATED, {"component_id": component.id, "name": name}, set(page_ids))
     return component
@@ -73,6 +94,8 @@ async def create_component(actor: Actor, *, name: str, pages: list[int] | None =
 
 async def update_component(actor: Actor, component_id: int, **values: Any) -> Component:
     """Change fields of a component; a status change is its own permission and event."""
+    action = "component.set_status" if set(values) == {"status"} else "component.update"
+    authorize(actor, action)  # a caller without the right learns nothing from input checks
     unknown = set(values) - set(EDITABLE)
     if unknown:
         raise Invalid({name: "This field cannot be changed." for name in sorted(unknown)})
@@ -80,6 +103,13 @@ async def update_component(actor: Actor, component_id: int, **values: Any) -> Co
     if "name" in values:
         values["name"] = (values["name"] or "").strip()
         errors.update(collect(name=text_problem(values["name"], "component name")))
+    if "link" in values:
+        values["link"] = (values["link"] or "").strip()
+        errors.update(collect(link=link_problem(values["link"])))
+    if "description" in values:
+        values["description"] = values["description"] or ""
+        errors.update(collect(description=text_problem(values["description"], "description", required=False,
+                                                       max_length=5000)))
     if "status" in values:
         try:
             values["status"] = parse_status(values["status"])
@@ -87,7 +117,6 @@ async def update_component(actor: Actor, component_id: int, **values: Any) -> Co
             errors.update(exc.errors)
     if errors:
         raise Invalid(errors)
-    action = "component.set_status" if set(values) == {"status"} else "component.update"
     async with change(actor, action) as ch:
         component = await Component.filter(id=component_id).using_db(ch.conn).first()
         if component is None:
@@ -96,7 +125,8 @@ async def update_component(actor: Actor, component_id: int, **values: Any) -> Co
         changes = diff(before, values)
         if not changes:
             return component
-        await Component.filter(id=component_id).using_db(ch.conn).update(**values)
+        # a queryset update skips auto_now: set updated_at so pages and APIs show when it changed
+        await Component.filter(id=component_id).using_db(ch.conn).update(**values, updated_at=datetime.now(UTC))
         await ch.audit(action, "component", component_id, changes)
         page_ids = await page_ids_of(component_id, ch.conn)
         if "status" in changes:

@@ -10,7 +10,7 @@ from app.auth import Actor, apikeys
 from app.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from app.enums import Role
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.transaction import change
+from app.services.transaction import authorize, change
 from storage.models import ApiKey, User
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -37,16 +37,21 @@ async def owner_exists() -> bool:
 
 
 async def create_user(actor: Actor, *, email: str, password: str, role: Role | str = Role.MEMBER,
-                      name: str = "") -> User:
+                      name: str = "", first_owner: bool = False) -> User:
+    """A new account. ``first_owner``: refuse, inside the same transaction, when an owner already exists
+    (two people submitting /setup at once must not both become owner)."""
     email = (email or "").strip().lower()
     role = parse_role(role)
     if errors := _check(email, password or ""):
         raise Invalid(errors)
     action = "user.create_owner" if role == Role.OWNER else "user.create"
+    authorize(actor, action)  # before hashing: a refused caller must not cost a CPU-heavy hash
     if actor.role < role:
         raise Forbidden("You cannot create an account with a higher role than your own.")
     password_hash = await hash_password(password)  # CPU-heavy: outside the transaction
     async with change(actor, action) as ch:
+        if first_owner and await User.filter(role=Role.OWNER, is_active=True).using_db(ch.conn).exists():
+            raise Conflict("An owner already exists; sign in instead.")
         if await User.filter(email=email).using_db(ch.conn).exists():
             raise Invalid({"email": "An account with this e-mail already exists."})
         user = await User.create(using_db=ch.conn, email=email, name=name, password_hash=password_hash, role=role)
@@ -62,7 +67,7 @@ async def create_first_owner(*, email: str, password: str, ip: str | None = None
     if await owner_exists():
         raise Conflict("An owner already exists; sign in instead.")
     return await create_user(Actor.system("setup").at(ip, user_agent), email=email, password=password,
-                             role=Role.OWNER)
+                             role=Role.OWNER, first_owner=True)
 
 
 async def authenticate(email: str, password: str) -> User | None:
@@ -91,7 +96,7 @@ async def create_api_key(actor: Actor, *, email: str, name: str = "", role: Role
     user = await User.filter(email=(email or "").strip().lower()).first()
     if user is None:
         raise Invalid({"email": f"No account with e-mail {email}."})
-    if actor.user_id not in (None, user.id) and actor.role < Role.ADMIN:
+    if actor.kind != "system" and actor.user_id != user.id and actor.role < Role.ADMIN:
         raise Forbidden("Only an admin can create keys for another account.")
     key_role = parse_role(role) if role is not None else None
     if key_role is not None and key_role > user.role:

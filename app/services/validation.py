@@ -30,6 +30,41 @@ def text_problem(value: str, label: str, *, required: bool = True, max_length: i
         return f"Enter a {label}."
     if len(value) > max_length:
         return f"The {label} can be at most {max_length} characters."
+    if "\x00" in value:  # PostgreSQL cannot store NUL in text
+        return f"The {label} cannot contain NUL characters."
+    return None
+
+
+MAX_ROW_ID = 2**31 - 1  # the integer primary keys of both SQLite and PostgreSQL schemas
+
+
+def row_id(value: object) -> int | None:
+    """The row id ``value`` names (int or decimal text), or None when it cannot name one."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ROW_ID:
+        return int(text)
+    return None
+
+
+def link_problem(value: str) -> str | None:
+    # A link becomes an <a href> on the public page: only web addresses, never javascript: or data:.
+    if len(value) > 500:
+        return "A link can be at most 500 characters."
+    if value and not value.lower().startswith(("http://", "https://")):
+        return "Use an http:// or https:// address, or leave it empty."
+    return None
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def domain_problem(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not _HOSTNAME.match(value):
+        return "Enter a host name such as status.example.com (no scheme, port or path)."
     return None
 
 

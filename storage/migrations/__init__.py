@@ -36,7 +36,15 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaError(RuntimeError):
+    """The database cannot be used by this Beacon; the message says why and what to do."""
+
+
+class SchemaTooNew(SchemaError):
+    pass
+
+
+class SchemaUnknown(SchemaError):
     pass
 
 
@@ -64,6 +72,9 @@ async def migrate(dialect: str, migrations: list[Migration] | None = None) -> li
     migrations = sorted(migrations if migrations is not None else MIGRATIONS, key=lambda m: m.version)
     newest = migrations[-1].version
     tables = await _table_names(dialect)
+    if "schema_version" not in tables and tables:
+        raise SchemaUnknown(f"the database already has tables ({', '.join(sorted(tables)[:5])}, ...) but no "
+                            "schema_version: it was not made by Beacon; point BEACON_DATABASE_URL at an empty one")
     if "schema_version" not in tables:
         # Fresh database: the models are the schema; record every migration as already reflected in it.
         await Tortoise.generate_schemas(safe=True)

@@ -1,0 +1,106 @@
+"""Schema versions: a fresh database is stamped, an existing one keeps its data and gets only what is new,
+and a database newer than the code is refused."""
+
+from __future__ import annotations
+
+import pytest
+from tortoise import connections
+from tortoise.exceptions import OperationalError
+
+from app.auth import Actor
+from app.services import components, pages
+from storage.db import close_database, dialect, open_database
+from storage.migrations import MIGRATIONS, Migration, SchemaTooNew, applied_versions, migrate
+from storage.models import Component, SchemaVersion, StatusPage
+
+OWNER = Actor.system("test")
+
+
+async def add_extra_note(conn, dialect_name: str) -> None:
+    await conn.execute_script("ALTER TABLE components ADD COLUMN extra_note TEXT")
+
+
+async def test_a_fresh_database_is_stamped_with_every_version(database_url):
+    await open_database(database_url)
+    try:
+        versions = await applied_versions(dialect(database_url))
+        names = await SchemaVersion.all().order_by("version").values_list("name", flat=True)
+    finally:
+        await close_database()
+
+    assert versions == [m.version for m in MIGRATIONS]
+    assert names == [m.name for m in MIGRATIONS]
+
+
+async def test_reopening_a_database_keeps_its_data_and_applies_nothing(database_url):
+    await open_database(database_url)
+    try:
+        page = await pages.create_page(OWNER, title="Acme", slug="acme")
+        await components.create_component(OWNER, name="API", pages=[page.id], status="DEGRADED")
+    finally:
+        await close_database()
+
+    await open_database(database_url)
+    try:
+        rerun = await migrate(dialect(database_url))
+        kept_pages = await StatusPage.all().values_list("slug", flat=True)
+        kept_components = await Component.all().values_list("name", "status")
+        versions = await applied_versions(dialect(database_url))
+    finally:
+        await close_database()
+
+    assert rerun == []
+    assert kept_pages == ["acme"]
+    assert [(name, str(getattr(status, "value", status))) for name, status in kept_components] == [
+        ("API", "DEGRADED")]
+    assert versions == [m.version for m in MIGRATIONS]
+
+
+async def test_a_database_newer_than_the_code_is_refused(database_url):
+    await open_database(database_url)
+    try:
+        await SchemaVersion.create(version=MIGRATIONS[-1].version + 1, name="from a newer Beacon")
+    finally:
+        await close_database()
+
+    try:
+        with pytest.raises(SchemaTooNew, match="newer than this Beacon"):
+            await open_database(database_url)
+    finally:
+        await close_database()
+
+
+async def test_a_pending_migration_is_applied_once_recorded_and_keeps_existing_rows(database_url):
+    pending = [*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "add column", add_extra_note)]
+    await open_database(database_url)
+    try:
+        page = await pages.create_page(OWNER, title="Acme", slug="acme")
+        await components.create_component(OWNER, name="API", pages=[page.id])
+
+        applied = await migrate(dialect(database_url), migrations=pending)
+        again = await migrate(dialect(database_url), migrations=pending)
+        versions = await applied_versions(dialect(database_url))
+        _, rows = await connections.get("default").execute_query("SELECT name, extra_note FROM components")
+    finally:
+        await close_database()
+
+    assert applied == [pending[-1].version]
+    assert again == []
+    assert versions == [m.version for m in pending]
+    assert [(row["name"], row["extra_note"]) for row in rows] == [("API", None)]
+
+
+async def test_a_failing_migration_leaves_the_version_unrecorded(database_url):
+    async def broken(conn, dialect_name: str) -> None:
+        await conn.execute_script("ALTER TABLE no_such_table ADD COLUMN x TEXT")
+
+    pending = [*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "broken", broken)]
+    await open_database(database_url)
+    try:
+        with pytest.raises(OperationalError, match="no_such_table"):
+            await migrate(dialect(database_url), migrations=pending)
+        versions = await applied_versions(dialect(database_url))
+    finally:
+        await close_database()
+
+    assert versions == [m.version for m in MIGRATIONS]
