@@ -231,3 +231,14 @@ async def test_audit_verify_exits_0_when_intact_and_1_naming_the_edited_entry(tm
     assert "audit chain intact" in intact_output
     assert broken_code == 1, broken_output + broken_log
     assert "audit entry 5" in broken_output
+
+
+async def test_deleting_the_newest_rows_and_the_chain_head_is_still_caught(beacon):
+    await _three_entries()
+
+    await connections.get("default").execute_query("DELETE FROM audit_entries WHERE seq = 3")
+    await connections.get("default").execute_query("DELETE FROM audit_head")
+    broken = await audit.verify_stored()
+
+    assert broken is not None
+    assert "chain head" in broken.reason

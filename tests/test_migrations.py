@@ -104,3 +104,16 @@ async def test_a_failing_migration_leaves_the_version_unrecorded(database_url):
         await close_database()
 
     assert versions == [m.version for m in MIGRATIONS]
+
+
+async def test_a_database_that_beacon_did_not_make_is_refused_untouched(database_url):
+    from storage.migrations import SchemaUnknown
+
+    await open_database(database_url)
+    try:
+        await connections.get("default").execute_script("DROP TABLE schema_version")
+        with pytest.raises(SchemaUnknown):
+            await migrate(dialect(database_url))
+        assert not await StatusPage.all().exists()  # the tables are still there, and still empty
+    finally:
+        await close_database()

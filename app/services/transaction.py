@@ -32,6 +32,12 @@ class Change:
         await audit.append(self.conn, actor=self.actor, action=action, entity_type=entity_type,
                            entity_id=entity_id, changes=changes, severity=severity)
 
+    async def lock(self, name: str) -> None:
+        """Serialise with every other transaction taking the same lock until this one ends. SQLite needs
+        nothing (one connection, one writer at a time); PostgreSQL takes a transaction advisory lock."""
+        if self.conn.capabilities.dialect == "postgres":
+            await self.conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [name])
+
     def emit(self, name: str, data: dict[str, Any] | None = None, page_ids: set[int] | frozenset[int] = frozenset()
              ) -> None:
         self.events.append(Event(name, data or {}, frozenset(page_ids)))

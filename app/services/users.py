@@ -50,6 +50,8 @@ async def create_user(actor: Actor, *, email: str, password: str, role: Role | s
         raise Forbidden("You cannot create an account with a higher role than your own.")
     password_hash = await hash_password(password)  # CPU-heavy: outside the transaction
     async with change(actor, action) as ch:
+        if first_owner:
+            await ch.lock("first-owner")
         if first_owner and await User.filter(role=Role.OWNER, is_active=True).using_db(ch.conn).exists():
             raise Conflict("An owner already exists; sign in instead.")
         if await User.filter(email=email).using_db(ch.conn).exists():

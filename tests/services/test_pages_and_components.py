@@ -258,3 +258,33 @@ async def test_editing_a_page_moves_its_updated_time(beacon):
 
     assert edited.title == "Acme Cloud"
     assert edited.updated_at > created
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,<b>x</b>", "ftp://example.com"])
+async def test_a_component_link_that_is_not_a_web_address_is_refused(beacon, link):
+    page = await pages.create_page(OWNER, title="Acme", slug="acme")
+
+    with pytest.raises(Invalid) as refused:
+        await components.create_component(OWNER, name="API", pages=[page.id], link=link)
+    component = await components.create_component(OWNER, name="API", pages=["acme"], link="https://api.example.com")
+    with pytest.raises(Invalid) as refused_edit:
+        await components.update_component(OWNER, component.id, link=link)
+
+    assert "link" in refused.value.errors and "link" in refused_edit.value.errors
+    assert (await components.get_component(component.id)).link == "https://api.example.com"
+
+
+async def test_a_custom_domain_must_be_a_host_name_and_belong_to_one_page(beacon):
+    first = await pages.create_page(OWNER, title="Acme", slug="acme")
+    second = await pages.create_page(OWNER, title="Beta", slug="beta")
+
+    await pages.update_page(OWNER, first.id, custom_domain="Status.Example.com")
+    with pytest.raises(Invalid) as taken:
+        await pages.update_page(OWNER, second.id, custom_domain="status.example.com")
+    with pytest.raises(Invalid) as malformed:
+        await pages.update_page(OWNER, second.id, custom_domain="https://status.example.com/x")
+
+    assert (await pages.get_page(first.id)).custom_domain == "status.example.com"
+    assert "already used" in taken.value.errors["custom_domain"]
+    assert "host name" in malformed.value.errors["custom_domain"]
+    assert (await pages.get_page(second.id)).custom_domain is None

@@ -147,3 +147,16 @@ async def test_a_member_cannot_create_a_key_for_someone_elses_account(beacon):
         await users.create_api_key(member, email="victim@example.com")
 
     assert await ApiKey.all().count() == 0
+
+
+async def test_two_simultaneous_first_owner_setups_make_exactly_one_owner(beacon):
+    import asyncio
+
+    results = await asyncio.gather(
+        users.create_first_owner(email="a@example.com", password=PASSWORD),
+        users.create_first_owner(email="b@example.com", password=PASSWORD),
+        return_exceptions=True)
+
+    assert sum(isinstance(r, User) for r in results) == 1
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    assert await User.filter(role=Role.OWNER).count() == 1
