@@ -46,7 +46,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 def serve(settings: Settings) -> None:
     import uvicorn
+    from nicegui import app as ui_app
+    from nicegui.storage import Storage
 
+    # NiceGUI keeps sign-in sessions in files; they belong in the data folder, not the working directory
+    Storage.path = (settings.data_dir / "sessions").resolve()
+    ui_app.storage = Storage()
     outer = create_app(settings)
     print(f"Beacon serving on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(outer, host=settings.host, port=settings.port, log_level="warning",

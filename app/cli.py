@@ -14,28 +14,33 @@ from app.config import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Beacon status pages and monitoring")
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--data-dir")
+    # the server flags are accepted before or after the sub-command (config.from_environment reads them)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--host", default=argparse.SUPPRESS)
+    common.add_argument("--port", type=int, default=argparse.SUPPRESS)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="main.py", description="Beacon status pages and monitoring",
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the server (default)")
-    audit = sub.add_parser("audit", help="audit trail tools")
+    sub.add_parser("serve", help="run the server (default)", parents=[common])
+    audit = sub.add_parser("audit", help="audit trail tools", parents=[common])
     audit.add_argument("action", choices=["verify"])
-    user = sub.add_parser("user", help="accounts")
+    user = sub.add_parser("user", help="accounts", parents=[common])
     user.add_argument("action", choices=["create"])
     user.add_argument("--email", required=True)
     user.add_argument("--role", default="MEMBER")
-    apikey = sub.add_parser("apikey", help="API keys")
+    apikey = sub.add_parser("apikey", help="API keys", parents=[common])
     apikey.add_argument("action", choices=["create"])
     apikey.add_argument("--email", required=True)
     apikey.add_argument("--role")
     apikey.add_argument("--name", default="")
-    sub.add_parser("demo", help="load the demo status page")
+    sub.add_parser("demo", help="load the demo status page", parents=[common])
     return parser
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    from tortoise.exceptions import DBConnectionError, OperationalError
+
     from storage.db import close_database, open_database
     from storage.migrations import SchemaError
 
@@ -43,6 +48,10 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]])
         await open_database(settings.effective_database_url)
     except SchemaError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionError, DBConnectionError, OperationalError) as exc:
+        # exit 2, not 1: a monitoring job must tell "cannot check" from "the chain is broken"
+        print(f"error: cannot open the database: {exc}", file=sys.stderr)
         return 2
     try:
         return await work()
@@ -108,10 +117,11 @@ async def _demo() -> int:
 
 def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    command = args.command or "serve"
+    logging.basicConfig(level=logging.INFO if command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = config.use(config.from_environment(argv=argv))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command = args.command or "serve"
     if command == "serve":
         serve(settings)
         return 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class ComponentStatus(str, Enum):
+class ComponentStatus(StrEnum):
     OPERATIONAL = "OPERATIONAL"
     DEGRADED = "DEGRADED"
     PARTIAL_OUTAGE = "PARTIAL_OUTAGE"
@@ -37,7 +37,7 @@ _COMPONENT_LABEL = {
 }
 
 
-class IncidentStatus(str, Enum):
+class IncidentStatus(StrEnum):
     INVESTIGATING = "INVESTIGATING"
     IDENTIFIED = "IDENTIFIED"
     MONITORING = "MONITORING"
@@ -48,7 +48,7 @@ class IncidentStatus(str, Enum):
         return self.value.lower()
 
 
-class IncidentImpact(str, Enum):
+class IncidentImpact(StrEnum):
     MAJOR = "MAJOR"
     PARTIAL = "PARTIAL"
     DEGRADED = "DEGRADED"
@@ -59,7 +59,7 @@ class IncidentImpact(str, Enum):
         return {"MAJOR": "critical", "PARTIAL": "major", "DEGRADED": "minor", "MINOR": "minor"}[self.value]
 
 
-class MaintenanceState(str, Enum):
+class MaintenanceState(StrEnum):
     SCHEDULED = "SCHEDULED"
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -76,7 +76,7 @@ class Role(IntEnum):
     OWNER = 100
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"

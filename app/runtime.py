@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+
+from tortoise import connections
 
 from app import events
 from app.config import Settings
 from app.events import bus
 from app.snapshot import store
-from storage.db import close_database, open_database
+from storage.db import close_database, dialect, open_database
 
 log = logging.getLogger(__name__)
+
+
+# How often to look for writes made by another process (the CLI, a second Beacon on the same database).
+WATCH_SECONDS = 2.0
 
 
 @dataclass
@@ -21,6 +28,7 @@ class State:
     settings: Settings | None = None
     has_owner: bool = False
     started: bool = False
+    watcher: asyncio.Task | None = None
 
 
 state = State()
@@ -30,6 +38,36 @@ async def _on_user_changed(_: events.Event) -> None:
     from app.services.users import owner_exists
 
     state.has_owner = await owner_exists()
+
+
+async def _data_version(dialect: str) -> int:
+    """A number that changes when another process commits. SQLite counts other connections' commits
+    itself; on PostgreSQL every service write appends to the audit chain, so its head moves."""
+    conn = connections.get("default")
+    if dialect == "sqlite":
+        _, rows = await conn.execute_query("PRAGMA data_version")
+        return int(rows[0][0])
+    _, rows = await conn.execute_query("SELECT seq FROM audit_head WHERE id = 1")
+    return int(rows[0]["seq"]) if rows else 0
+
+
+async def _watch_other_processes(dialect: str) -> None:
+    """Rebuild every snapshot when another process has written, e.g. ``python main.py demo`` while serving.
+    (Several Beacon processes on one PostgreSQL will relay events with LISTEN/NOTIFY; this is the fallback.)"""
+    from app.services.users import owner_exists
+
+    last = await _data_version(dialect)
+    while True:
+        await asyncio.sleep(WATCH_SECONDS)
+        try:
+            version = await _data_version(dialect)
+            if version != last:
+                last = version
+                await store.load_all()
+                state.has_owner = await owner_exists()
+                log.info("runtime.reloaded_after_external_write version=%s", version)
+        except Exception:
+            log.warning("runtime.watch_failed", exc_info=True)
 
 
 async def start(settings: Settings) -> None:
@@ -45,6 +83,8 @@ async def start(settings: Settings) -> None:
     await store.load_all()
     bus.subscribe(store.on_event)
     bus.subscribe(_on_user_changed, [events.USER_CHANGED])
+    state.watcher = asyncio.get_running_loop().create_task(
+        _watch_other_processes(dialect(settings.effective_database_url)))
     state.started = True
     log.info("runtime.started pages=%s", len(store.by_id))
 
@@ -52,6 +92,9 @@ async def start(settings: Settings) -> None:
 async def stop() -> None:
     if not state.started:
         return
+    if state.watcher is not None:
+        state.watcher.cancel()
+        state.watcher = None
     await bus.drain()
     await store.settle()
     bus.clear()

@@ -238,7 +238,10 @@ class SnapshotStore:
     async def load_all(self) -> None:
         from storage.models import StatusPage
 
-        for page_id in await StatusPage.all().values_list("id", flat=True):
+        page_ids = set(await StatusPage.all().values_list("id", flat=True))
+        for page_id in set(self.by_id) - page_ids:  # removed by someone else
+            await self.rebuild(page_id)
+        for page_id in sorted(page_ids):
             await self.rebuild(page_id)
         await self._refresh_default()
 

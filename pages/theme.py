@@ -16,7 +16,8 @@ BRAND = "#2563eb"
 def frame(title: str, user_email: str | None = None) -> Iterator[None]:
     ui.colors(primary=BRAND)
     ui.page_title(f"{title} · Beacon")
-    with ui.header().classes("items-center justify-between px-6 py-2 bg-white text-slate-800 border-b"):
+    with ui.header().classes("items-center justify-between px-6 py-2 bg-white text-slate-800 border-b "
+                             "border-slate-200"):
         with ui.row().classes("items-center gap-2"):
             ui.icon("podcasts", color="primary").classes("text-2xl")
             ui.link("Beacon", "/admin").classes("text-lg font-semibold no-underline text-slate-800")
@@ -33,6 +34,11 @@ def card_form(title: str) -> Iterator[None]:
     with ui.card().classes("w-full max-w-md mx-auto mt-16 p-6 gap-4"):
         ui.label(title).classes("text-xl font-semibold")
         yield
+
+
+def notify_done(message: str) -> None:
+    """Confirm a finished action: top right and short-lived, so that a series of them never covers a form."""
+    ui.notify(message, type="positive", position="top-right", timeout=2500)
 
 
 def show_errors(exc: ServiceError, fields: dict[str, ui.input] | None = None,

@@ -242,3 +242,16 @@ async def test_deleting_the_newest_rows_and_the_chain_head_is_still_caught(beaco
 
     assert broken is not None
     assert "chain head" in broken.reason
+
+
+async def test_audit_verify_exits_2_when_it_cannot_check(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEACON_")}
+    env["BEACON_DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "audit", "verify", "--data-dir", str(tmp_path), cwd=REPO_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert process.returncode == 2
+    assert "cannot open the database" in stderr.decode()
+    assert "intact" not in stdout.decode() and "broken" not in stdout.decode()

@@ -17,7 +17,8 @@ async def test_first_visit_creates_owner_then_pages_and_components(user: User):
     await user.should_see("Status pages", retries=50)
     await user.should_see("No status pages yet")
 
-    user.find("Title").type("Acme Cloud")
+    user.find("Title").type("Acme Cloud").trigger("blur")
+    assert next(iter(user.find("Slug").elements)).value == "acme-cloud"  # suggested from the title
     user.find("Create page").click()
     await user.should_see("/status/acme-cloud")
 
