@@ -69,6 +69,12 @@ class PageInfo:
     brand_color: str
     footer_text: str
     updated_at: datetime
+    header_color: str | None = None
+    logo_file: str | None = None
+    favicon_file: str | None = None
+    uptime_days: int = 90
+    show_response_times: bool = True
+    incident_history_days: int = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +167,10 @@ async def load(page_id: int, base_url: str, version: int = 0) -> PageSnapshot | 
         return None
     page = PageInfo(id=row.id, slug=row.slug, title=row.title, description=row.description, public=row.public,
                     active=row.active, custom_domain=row.custom_domain, time_zone=row.time_zone, theme=row.theme,
-                    brand_color=row.brand_color, footer_text=row.footer_text, updated_at=row.updated_at)
+                    brand_color=row.brand_color, footer_text=row.footer_text, updated_at=row.updated_at,
+                    header_color=row.header_color, logo_file=row.logo_file, favicon_file=row.favicon_file,
+                    uptime_days=row.uptime_days, show_response_times=row.show_response_times,
+                    incident_history_days=row.incident_history_days)
     groups = await ComponentGroup.filter(page_id=page_id).values(
         "id", "name", "description", "parent_id", "position", "created_at", "updated_at")
     placements = await Placement.filter(page_id=page_id).values(

@@ -117,3 +117,40 @@ async def test_a_database_that_beacon_did_not_make_is_refused_untouched(database
         assert not await StatusPage.all().exists()  # the tables are still there, and still empty
     finally:
         await close_database()
+
+
+NEW_PAGE_COLUMNS = ["header_color", "logo_file", "favicon_file", "uptime_days", "show_response_times",
+                    "incident_history_days"]
+
+
+async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_loss(database_url):
+    """Rebuild the exact shape a version-1 Beacon left (no page settings columns, no rollup table), then start
+    the current code on it: the page survives and gains the new settings at their defaults."""
+    await open_database(database_url)
+    try:
+        conn = connections.get("default")
+        page = await pages.create_page(OWNER, title="Acme", slug="acme")
+        await components.create_component(OWNER, name="API", pages=[page.id])
+        for column in NEW_PAGE_COLUMNS:
+            await conn.execute_script(f'ALTER TABLE status_pages DROP COLUMN "{column}"')
+        await conn.execute_script("DROP TABLE uptime_daily")
+        await conn.execute_script("DELETE FROM schema_version WHERE version > 1")
+    finally:
+        await close_database()
+
+    await open_database(database_url)
+    try:
+        versions = await applied_versions(dialect(database_url))
+        upgraded = await StatusPage.get(slug="acme")
+        from storage.models import DailyUptime
+        rollups = await DailyUptime.all().count()
+        component_names = await Component.all().values_list("name", flat=True)
+    finally:
+        await close_database()
+
+    assert versions == [m.version for m in MIGRATIONS]
+    assert upgraded.title == "Acme"
+    assert (upgraded.uptime_days, upgraded.show_response_times, upgraded.incident_history_days) == (90, True, 14)
+    assert upgraded.logo_file is None and upgraded.header_color is None
+    assert rollups == 0
+    assert component_names == ["API"]

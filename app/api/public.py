@@ -4,6 +4,7 @@ the Statuspage-compatible JSON, and the health check. None of them touch the dat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -41,15 +42,29 @@ def _for_host(request: Request) -> PageSnapshot | None:
     return snapshot or store.default()
 
 
-def _page_response(snapshot: PageSnapshot, live_url: str) -> Response:
-    body = store.rendered(snapshot, f"html:{live_url}", lambda s: html.status_page(s, live_url=live_url))
-    return HTMLResponse(body, headers={"Cache-Control": PUBLIC_CACHE})
+def _with_etag(body: bytes) -> tuple[bytes, str]:
+    return body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def _json(snapshot: PageSnapshot, kind: str, build: Callable[[PageSnapshot], Any]) -> Response:
-    body = store.rendered(snapshot, f"json:{kind}", lambda s: json.dumps(build(s), separators=(",", ":")).encode())
-    return Response(body, media_type="application/json",
-                    headers={"Cache-Control": PUBLIC_CACHE, "Access-Control-Allow-Origin": "*"})
+def _cached(request: Request, snapshot: PageSnapshot, kind: str, render: Callable[[PageSnapshot], bytes],
+            media_type: str, extra_headers: dict[str, str] | None = None) -> Response:
+    """A body rendered once per snapshot version, with an ETag that a revalidating client or CDN gets 304 for."""
+    body, etag = store.rendered(snapshot, kind, lambda s: _with_etag(render(s)))
+    headers = {"Cache-Control": PUBLIC_CACHE, "ETag": etag, **(extra_headers or {})}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _page_response(request: Request, snapshot: PageSnapshot, live_url: str) -> Response:
+    return _cached(request, snapshot, f"html:{live_url}",
+                   lambda s: html.status_page(s, live_url=live_url).encode(), "text/html; charset=utf-8")
+
+
+def _json(request: Request, snapshot: PageSnapshot, kind: str, build: Callable[[PageSnapshot], Any]) -> Response:
+    return _cached(request, snapshot, f"json:{kind}",
+                   lambda s: json.dumps(build(s), separators=(",", ":")).encode(), "application/json",
+                   {"Access-Control-Allow-Origin": "*"})
 
 
 JSON_DOCUMENTS: dict[str, Callable[[PageSnapshot], Any]] = {
@@ -75,23 +90,23 @@ async def root(request: Request) -> Response:
         return RedirectResponse("/admin", status_code=303)
     if not snapshot.visible:
         return _not_found()
-    return _page_response(snapshot, f"/status/{snapshot.page.slug}/live")
+    return _page_response(request, snapshot, f"/status/{snapshot.page.slug}/live")
 
 
 @router.get("/status/{slug}", include_in_schema=False)
-async def status_page(slug: str) -> Response:
+async def status_page(request: Request, slug: str) -> Response:
     snapshot = _visible(slug)
     if snapshot is None:
         return _not_found()
-    return _page_response(snapshot, f"/status/{slug}/live")
+    return _page_response(request, snapshot, f"/status/{slug}/live")
 
 
 @router.get("/status/{slug}/api/v2/{document}.json")
-async def slug_json(slug: str, document: str) -> Response:
+async def slug_json(request: Request, slug: str, document: str) -> Response:
     snapshot = _visible(slug)
     if snapshot is None or document not in JSON_DOCUMENTS:
         return JSONResponse({"error": "not found"}, status_code=404)
-    return _json(snapshot, document, JSON_DOCUMENTS[document])
+    return _json(request, snapshot, document, JSON_DOCUMENTS[document])
 
 
 @router.get("/api/v2/{document}.json")
@@ -99,7 +114,7 @@ async def host_json(request: Request, document: str) -> Response:
     snapshot = _for_host(request)
     if snapshot is None or not snapshot.visible or document not in JSON_DOCUMENTS:
         return JSONResponse({"error": "not found"}, status_code=404)
-    return _json(snapshot, document, JSON_DOCUMENTS[document])
+    return _json(request, snapshot, document, JSON_DOCUMENTS[document])
 
 
 def _sse(snapshot: PageSnapshot) -> bytes:

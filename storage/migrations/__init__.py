@@ -29,8 +29,29 @@ async def _create_missing_tables(conn: object, dialect: str) -> None:
     await Tortoise.generate_schemas(safe=True)
 
 
+def _add_columns(table: str, columns: list[tuple[str, str, str]]) -> Callable[[object, str], Awaitable[None]]:
+    """A migration adding columns: (name, SQL type, SQL default) each; booleans as type "BOOL"."""
+    async def apply(conn: object, dialect: str) -> None:
+        for name, sql_type, default in columns:
+            if sql_type == "BOOL" and dialect == "sqlite":  # tortoise stores booleans as INT on SQLite
+                sql_type, default = "INT", {"TRUE": "1", "FALSE": "0"}.get(default, default)
+            not_null = "" if default == "NULL" else " NOT NULL"
+            await conn.execute_script(  # type: ignore[attr-defined]
+                f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}{not_null} DEFAULT {default}')
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _create_missing_tables),
+    Migration(2, "page branding and display settings", _add_columns("status_pages", [
+        ("header_color", "VARCHAR(16)", "NULL"),
+        ("logo_file", "VARCHAR(100)", "NULL"),
+        ("favicon_file", "VARCHAR(100)", "NULL"),
+        ("uptime_days", "INT", "90"),
+        ("show_response_times", "BOOL", "TRUE"),
+        ("incident_history_days", "INT", "14"),
+    ])),
+    Migration(3, "daily uptime rollups", _create_missing_tables),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

@@ -5,6 +5,7 @@ from storage.models.incidents import Incident, IncidentComponent, IncidentUpdate
 from storage.models.maintenance import Maintenance, MaintenanceComponent
 from storage.models.meta import SchemaVersion
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
+from storage.models.uptime import DailyUptime
 from storage.models.users import ApiKey, Team, User
 
 MODEL_MODULES = [
@@ -13,6 +14,7 @@ MODEL_MODULES = [
     "storage.models.maintenance",
     "storage.models.meta",
     "storage.models.pages",
+    "storage.models.uptime",
     "storage.models.users",
 ]
 
@@ -23,6 +25,7 @@ __all__ = [
     "AuditHead",
     "Component",
     "ComponentGroup",
+    "DailyUptime",
     "Incident",
     "IncidentComponent",
     "IncidentUpdate",

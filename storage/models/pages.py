@@ -17,6 +17,13 @@ class StatusPage(Model):
     theme = fields.CharField(max_length=16, default="auto")
     brand_color = fields.CharField(max_length=16, default="#2563eb")
     footer_text = fields.TextField(default="")
+    # migration 2: branding files and display settings
+    header_color = fields.CharField(max_length=16, null=True)
+    logo_file = fields.CharField(max_length=100, null=True)  # a name inside the data folder's uploads/
+    favicon_file = fields.CharField(max_length=100, null=True)
+    uptime_days = fields.IntField(default=90)  # 30, 60 or 90 bars
+    show_response_times = fields.BooleanField(default=True)
+    incident_history_days = fields.IntField(default=14)
     team = fields.ForeignKeyField("models.Team", related_name="pages", null=True, on_delete=fields.SET_NULL)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

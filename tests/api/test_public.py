@@ -210,3 +210,21 @@ async def test_root_serves_the_default_page_once_an_owner_exists(client: httpx.A
     assert response.status_code == 200
     assert "Acme Cloud" in response.text and "Buckets" in response.text
     assert "set-cookie" not in response.headers
+
+
+async def test_an_unchanged_page_revalidates_with_304_and_a_change_gives_a_new_etag(client: httpx.AsyncClient):
+    page = await pages.create_page(SYSTEM, title="Acme", slug="acme")
+    component = await components.create_component(SYSTEM, name="API", pages=[page.id])
+    await settle()
+    for path in ("/status/acme", "/status/acme/api/v2/summary.json"):
+        first = await client.get(path)
+        etag = first.headers["etag"]
+
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+
+    await components.set_status(SYSTEM, component.id, "MAJOR_OUTAGE")
+    await settle()
+    changed = await client.get("/status/acme", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert "Major System Outage" in changed.text
