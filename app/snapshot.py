@@ -32,6 +32,8 @@ class ComponentView:
     created_at: datetime
     updated_at: datetime
 
+    kind = "component"
+
 
 @dataclass(frozen=True, slots=True)
 class GroupView:
@@ -46,13 +48,24 @@ class GroupView:
     groups: tuple[GroupView, ...] = ()
     components: tuple[ComponentView, ...] = ()
 
+    kind = "group"
+
+    @property
+    def items(self) -> tuple[ComponentView | GroupView, ...]:
+        """Components and child groups in display order: they share one position sequence per level."""
+        return ordered(self.components, self.groups)
+
     @property
     def component_ids(self) -> list[int]:
-        """Every component inside this group, nested groups included."""
-        ids = [c.id for c in self.components]
-        for child in self.groups:
-            ids.extend(child.component_ids)
+        """Every component inside this group, nested groups included, in display order."""
+        ids: list[int] = []
+        for item in self.items:
+            ids.extend(item.component_ids if isinstance(item, GroupView) else [item.id])
         return ids
+
+
+def ordered(components: Iterable[ComponentView], groups: Iterable[GroupView]) -> tuple[ComponentView | GroupView, ...]:
+    return tuple(sorted([*components, *groups], key=lambda item: (item.position, item.kind, item.id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,11 @@ class PageSnapshot:
     all_groups: tuple[GroupView, ...]  # every group on the page, parents before children
     built_at: datetime
     version: int = 0
+
+    @property
+    def items(self) -> tuple[ComponentView | GroupView, ...]:
+        """The top level in display order."""
+        return ordered(self.components, self.groups)
 
     @property
     def updated_at(self) -> datetime:
@@ -142,16 +160,16 @@ def assemble(page: PageInfo, url: str, groups: Iterable[dict[str, Any]], placeme
 
     top_groups = build(None, frozenset())
 
-    def walk(group: GroupView) -> None:
-        all_groups.append(group)
-        all_components.extend(group.components)
-        for child in group.groups:
-            walk(child)
+    def walk(items: tuple[ComponentView | GroupView, ...]) -> None:
+        for item in items:
+            if isinstance(item, GroupView):
+                all_groups.append(item)
+                walk(item.items)
+            else:
+                all_components.append(item)
 
     top_components = tuple(comps_by_group.get(None, []))
-    all_components.extend(top_components)
-    for group in top_groups:
-        walk(group)
+    walk(ordered(top_components, top_groups))
     indicator = page_indicator(c.status for c in all_components)
     return PageSnapshot(page=page, url=url, indicator=indicator, groups=top_groups, components=top_components,
                         all_components=tuple(all_components), all_groups=tuple(all_groups),
