@@ -25,6 +25,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
+# Outage-day flood of the public status page (issue 3): prints the figures and writes them with the method into
+# docs/benchmarks.md. Takes about 2 × BENCH_SECONDS + 30 s; uses wrk when installed (apt-get install wrk).
+BENCH_SECONDS ?= 30
+.PHONY: bench
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || echo "wrk is not installed (apt-get install wrk): flooding with the Python client"
+	$(PY) bench/public_flood.py --seconds $(BENCH_SECONDS)
+
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 

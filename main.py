@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from nicegui import helpers, ui
 
 from app import config, runtime
-from app.api import management, problems, public
+from app.api import assets, management, problems, public
 from app.config import Settings
 
 FAVICON = "📡"
@@ -23,7 +23,22 @@ def register_pages() -> None:
     """Import every module with a ``@ui.page``. Imported by name, not through an aggregator module: NiceGUI's
     test harness forgets the modules of page functions between tests and this must import them again."""
     import pages.admin.dashboard  # noqa: F401
+    import pages.admin.page_editor  # noqa: F401
+    import pages.admin.structure  # noqa: F401
     import pages.auth  # noqa: F401
+
+
+def _add_bench_raw_route(outer: FastAPI, size: int) -> None:
+    """bench/public_flood.py's baseline: ``size`` fixed bytes from the same process, with nothing behind them."""
+    from fastapi import Response
+
+    body = (b"<!doctype html>" + b"x" * size)[:size]
+
+    async def bench_raw(_request) -> Response:
+        return Response(body, media_type="text/html; charset=utf-8")
+
+    # a plain Starlette route, like the status page's fast path (app/api/public.py), so the two compare fairly
+    outer.add_route("/bench/raw", bench_raw, methods=["GET"], include_in_schema=False)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,7 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
     outer = FastAPI(title="Beacon", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(outer)
     outer.include_router(public.router)
+    outer.include_router(assets.router)
     management.include(outer)
+    if settings.bench_raw_bytes:
+        _add_bench_raw_route(outer, settings.bench_raw_bytes)
     register_pages()
 
     ui.run_with(outer, mount_path="/", storage_secret=settings.secret, title="Beacon", favicon=FAVICON,

@@ -27,6 +27,9 @@ class Settings:
     security_admin_key: str | None = None
     # Running inside pytest or CI: lets tests insist on services that are optional elsewhere.
     ci: bool = False
+    # bench/public_flood.py only: > 0 adds GET /bench/raw answering this many fixed bytes, the baseline that the
+    # status page fast path is compared with. Never set in production.
+    bench_raw_bytes: int = 0
 
     @property
     def effective_database_url(self) -> str:
@@ -56,6 +59,9 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
     port_text = env.get("BEACON_PORT") or str(defaults.port)
     if not port_text.isdigit():
         raise SystemExit(f"BEACON_PORT must be a port number, not {port_text!r}")
+    raw_bytes_text = env.get("BEACON_BENCH_RAW_BYTES") or "0"
+    if not raw_bytes_text.isdigit():
+        raise SystemExit(f"BEACON_BENCH_RAW_BYTES must be a number of bytes, not {raw_bytes_text!r}")
     settings = Settings(
         host=flags.host or env.get("BEACON_HOST") or defaults.host,
         port=flags.port if flags.port is not None else int(port_text),
@@ -68,6 +74,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         monitors=_flag(env.get("BEACON_MONITORS"), True),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         ci=_flag(env.get("CI"), False),
+        bench_raw_bytes=int(raw_bytes_text),
     )
     return settings
 

@@ -1,12 +1,17 @@
-"""``python main.py demo``: the demo page of CONTRACT.md, loaded through the services, idempotently."""
+"""``python main.py demo``: the demo page of CONTRACT.md, loaded through the services, idempotently; its
+90 days of uptime history are monitoring data and go straight into the rollup table."""
 
 from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
 
 from app.auth import Actor
 from app.enums import ComponentStatus
 from app.services import components, pages
 from app.services.errors import NotFound
-from storage.models import ComponentGroup
+from storage.models import ComponentGroup, DailyUptime, Placement
+from storage.rollups import DailyRow, write_daily
 
 SLUG = "demo"
 
@@ -24,12 +29,19 @@ DEGRADED = {"Search API": ComponentStatus.DEGRADED, "Dublin": ComponentStatus.PA
 
 
 async def load_demo() -> int:
-    """Create the demo page if it is missing; returns its id."""
-    actor = Actor.system("demo")
+    """Create the demo page if it is missing, and its uptime history if that is missing; returns its id."""
     try:
-        return (await pages.find_page(SLUG)).id
+        page_id = (await pages.find_page(SLUG)).id
     except NotFound:
-        pass
+        page_id = await _create_page()
+    placed = await Placement.filter(page_id=page_id).values_list("component_id", "component__name")
+    if not await DailyUptime.filter(component_id__in=[cid for cid, _ in placed]).exists():
+        await write_daily(demo_uptime({name: cid for cid, name in placed}, datetime.now(UTC)))
+    return page_id
+
+
+async def _create_page() -> int:
+    actor = Actor.system("demo")
     page = await pages.create_page(actor, title="Acme Cloud", slug=SLUG,
                                    description="Live status of Acme Cloud services")
     group_ids: dict[str, int] = {}
@@ -42,3 +54,74 @@ async def load_demo() -> int:
                                               status=DEGRADED.get(component_name, ComponentStatus.OPERATIONAL))
     assert await ComponentGroup.filter(page_id=page.id).count() == len(GROUPS)
     return page.id
+
+
+HISTORY_DAYS = 90
+DAY_SECONDS = 86_400
+# Incidents of the past, as (days ago, components, worst status, seconds): what made the bad days.
+PAST_TROUBLE: list[tuple[int, tuple[str, ...], ComponentStatus, int]] = [
+    (61, ("REST API", "GraphQL API", "Webhooks", "Authentication"), ComponentStatus.MAJOR_OUTAGE, 47 * 60),
+    (33, ("Frankfurt", "Dublin", "Paris"), ComponentStatus.PARTIAL_OUTAGE, 3 * 3600),
+    (12, ("Email delivery",), ComponentStatus.MAJOR_OUTAGE, 95 * 60),
+    (4, ("Search API", "Dashboard"), ComponentStatus.DEGRADED, 5 * 3600),
+]
+# Planned work: (days ago, components, seconds in maintenance).
+PAST_MAINTENANCE: list[tuple[int, tuple[str, ...], int]] = [
+    (52, ("Primary database", "Read replicas"), 2 * 3600),
+    (24, ("Primary database", "Read replicas", "Backups"), 90 * 60),
+    (9, ("CDN",), 24 * 3600),
+]
+# Added to the page later than the others: their first days have no data.
+NEW_COMPONENTS = {"Stockholm": 21, "SMS delivery": 45}
+
+
+def demo_uptime(component_ids: dict[str, int], now: datetime) -> list[DailyRow]:
+    """Pure and deterministic: ``HISTORY_DAYS`` days per component, mostly clean, with the
+    bad days and maintenance windows above, a few random blips, and today so far matching the current
+    statuses (``DEGRADED``)."""
+    today = now.astimezone(UTC).date()
+    elapsed_today = max(int((now - datetime.combine(today, datetime.min.time(), UTC)).total_seconds()), 60)
+    rows = []
+    for name, component_id in component_ids.items():
+        base_latency = random.Random(name).uniform(35, 240)
+        for ago in range(min(HISTORY_DAYS, NEW_COMPONENTS.get(name, HISTORY_DAYS)) - 1, -1, -1):
+            day = today - timedelta(days=ago)
+            rng = random.Random(f"{name}:{day.isoformat()}")  # a date's figures are the same on every run
+            rows.append(_demo_day(name, component_id, day, ago, elapsed_today if ago == 0 else DAY_SECONDS,
+                                  base_latency, rng))
+    return rows
+
+
+def _demo_day(name: str, component_id: int, day: date, ago: int, observed: int, base_latency: float,
+              rng: random.Random) -> DailyRow:
+    down = degraded = maintenance = 0
+    worst = ComponentStatus.OPERATIONAL
+    blip = rng.random()
+    if blip < 0.005:  # now and then a short outage nobody wrote an incident for
+        down, worst = rng.randint(2, 25) * 60, ComponentStatus.MAJOR_OUTAGE
+    elif blip < 0.02:
+        degraded, worst = rng.randint(10, 120) * 60, ComponentStatus.DEGRADED
+    for when, names, status, seconds in PAST_TROUBLE:
+        if when == ago and name in names:
+            worst = status
+            if status == ComponentStatus.DEGRADED:
+                degraded = seconds
+            else:  # a partial outage counts a third of its time as down
+                down = seconds if status == ComponentStatus.MAJOR_OUTAGE else seconds // 3
+    for when, names, seconds in PAST_MAINTENANCE:
+        if when == ago and name in names:
+            maintenance = seconds
+            if worst == ComponentStatus.OPERATIONAL:
+                worst = ComponentStatus.MAINTENANCE
+    current = DEGRADED.get(name)
+    if ago == 0 and current is not None:
+        worst = current
+        trouble = min(observed, 2 * 3600)
+        if current == ComponentStatus.DEGRADED:
+            degraded = trouble
+        else:
+            down = trouble // 3
+    return DailyRow(component_id=component_id, day=day, observed_seconds=observed,
+                    down_seconds=min(down, observed), degraded_seconds=min(degraded, observed),
+                    maintenance_seconds=min(maintenance, observed), worst_status=worst,
+                    avg_latency_ms=round(base_latency * rng.uniform(0.85, 1.2) * (1.6 if degraded else 1), 1))

@@ -83,6 +83,7 @@ async def start(settings: Settings) -> None:
     await store.load_all()
     bus.subscribe(store.on_event)
     bus.subscribe(_on_user_changed, [events.USER_CHANGED])
+    store.start_rollover()
     state.watcher = asyncio.get_running_loop().create_task(
         _watch_other_processes(dialect(settings.effective_database_url)))
     state.started = True
@@ -95,6 +96,7 @@ async def stop() -> None:
     if state.watcher is not None:
         state.watcher.cancel()
         state.watcher = None
+    store.stop_rollover()
     await bus.drain()
     await store.settle()
     bus.clear()

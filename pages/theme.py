@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.services.errors import Invalid, ServiceError
+
+log = logging.getLogger(__name__)
 
 BRAND = "#2563eb"
 
@@ -71,3 +74,101 @@ def clear_errors(fields: dict[str, ui.input], message: ui.label | None = None) -
 
 def _attr(text: str) -> str:
     return text.replace('"', "&quot;")
+
+
+Check = Callable[[str], str | None]
+Lookup = Callable[[str], Awaitable[str | None]]
+
+
+class Form:
+    """Inputs checked on the spot with the services' own pure rules (app/services/validation.py).
+
+    A field's message shows as soon as its value changes (on every keystroke), and the form's submit buttons are
+    disabled while any message shows. A blank form nobody has touched keeps its buttons enabled, so that pressing
+    one lists everything missing (``check_all``). A rule that needs the database (a taken slug) is a ``lookup``:
+    it runs after the pure check passes, and the button stays enabled while it runs so that a quick submit is
+    never swallowed — the service checks everything again on submit anyway.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, ui.input] = {}
+        self._checks: dict[str, tuple[Check, Lookup | None]] = {}
+        self._problems: dict[str, str] = {}
+        self._buttons: list[ui.button] = []
+        self._resetting = False
+
+    def field(self, name: str, element: ui.input, check: Check, lookup: Lookup | None = None) -> ui.input:
+        # NiceGUI's own auto-validation would clear our message on every change
+        element.without_auto_validation()
+        self.fields[name] = element
+        self._checks[name] = (check, lookup)
+        element.on_value_change(lambda: self._changed(name))
+        return element
+
+    def submits(self, button: ui.button) -> ui.button:
+        self._buttons.append(button)
+        return button
+
+    @property
+    def valid(self) -> bool:
+        return not self._problems
+
+    def check_all(self) -> bool:
+        """Check every field now, touched or not (on submit); True when the pure rules all pass."""
+        for name in self.fields:
+            self._set(name, self._checks[name][0](self._value(name)))
+        return self.valid
+
+    def show(self, exc: ServiceError) -> None:
+        """The service's answer on submit: each field's message on its input, anything else as a notification."""
+        leftover = [str(exc)] if not isinstance(exc, Invalid) else []
+        for name, text in (exc.errors.items() if isinstance(exc, Invalid) else ()):
+            if name in self.fields:
+                self._set(name, text)
+            else:
+                leftover.append(text)
+        if leftover:
+            ui.notify(" ".join(leftover), type="negative")
+
+    def reset(self) -> None:
+        """Empty every field without complaining that it is empty (after a successful submit)."""
+        self._resetting = True
+        try:
+            for element in self.fields.values():
+                element.set_value("")
+        finally:
+            self._resetting = False
+        for name in self.fields:
+            self._set(name, None)
+
+    def _value(self, name: str) -> str:
+        return self.fields[name].value or ""
+
+    def _changed(self, name: str) -> None:
+        if self._resetting:
+            return
+        check, lookup = self._checks[name]
+        value = self._value(name)
+        self._set(name, check(value))
+        if lookup is not None and name not in self._problems:
+            background_tasks.create(self._look_up(name, value, lookup), name=f"form lookup {name}")
+
+    async def _look_up(self, name: str, value: str, lookup: Lookup) -> None:
+        try:
+            problem = await lookup(value)
+        except Exception:  # a courtesy check: the service decides on submit
+            log.warning("form.lookup_failed field=%s", name, exc_info=True)
+            return
+        element = self.fields[name]
+        # the visitor may have typed on meanwhile: only the check of the current value may speak
+        if not element.is_deleted and self._value(name) == value:
+            self._set(name, problem)
+
+    def _set(self, name: str, problem: str | None) -> None:
+        if problem is None:
+            self._problems.pop(name, None)
+        else:
+            self._problems[name] = problem
+        self.fields[name].error = problem
+        for button in self._buttons:
+            button.set_enabled(self.valid)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.snapshot import ComponentView, GroupView, PageSnapshot
+from app.snapshot import ComponentView, GroupView, IncidentView, MaintenanceView, PageSnapshot, UpdateView
+
+# Statuspage lists at most this many incidents or maintenances in its list documents.
+LIST_LIMIT = 50
 
 
 def _time(value: datetime | None) -> str | None:
@@ -47,9 +50,60 @@ def components(s: PageSnapshot) -> list[dict[str, Any]]:
     return [*(component(s, c) for c in s.all_components), *(group(s, g) for g in s.all_groups)]
 
 
+def _affected_components(s: PageSnapshot, u: UpdateView) -> list[dict[str, Any]]:
+    names = s.component_names
+    return [{"code": str(a.component_id), "name": names[a.component_id],
+             "old_status": a.old_status.statuspage if a.old_status else None,
+             "new_status": a.new_status.statuspage if a.new_status else None}
+            for a in u.affected_components if a.component_id in names]
+
+
+def _update(s: PageSnapshot, incident_id: int, u: UpdateView) -> dict[str, Any]:
+    return {"id": str(u.id), "status": u.status.statuspage, "body": u.body, "incident_id": str(incident_id),
+            "created_at": _time(u.created_at), "updated_at": _time(u.updated_at), "display_at": _time(u.display_at),
+            "affected_components": _affected_components(s, u)}
+
+
+def _components_of(s: PageSnapshot, ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The affected components that are on this page (a component may sit on several pages)."""
+    wanted = set(ids)
+    return [component(s, c) for c in s.all_components if c.id in wanted]
+
+
+def incident(s: PageSnapshot, i: IncidentView) -> dict[str, Any]:
+    return {
+        "id": str(i.id), "name": i.name, "status": i.status.statuspage, "impact": i.impact.statuspage,
+        "created_at": _time(i.created_at), "updated_at": _time(i.updated_at), "monitoring_at": _time(i.monitoring_at),
+        "resolved_at": _time(i.resolved_at), "started_at": _time(i.started_at), "shortlink": s.incident_url(i.id),
+        "page_id": str(s.page.id), "incident_updates": [_update(s, i.id, u) for u in i.updates],
+        "components": _components_of(s, i.component_ids),
+    }
+
+
+def maintenance(s: PageSnapshot, m: MaintenanceView) -> dict[str, Any]:
+    """A maintenance as Statuspage shows one: an incident with impact "maintenance" and a window. Until
+    maintenance has updates of its own (issue 4), its description is its one update."""
+    update = {"id": f"maintenance-{m.id}", "status": m.state.statuspage, "body": m.body, "incident_id": str(m.id),
+              "created_at": _time(m.created_at), "updated_at": _time(m.updated_at), "display_at": _time(m.created_at),
+              "affected_components": []}
+    return {
+        "id": str(m.id), "name": m.name, "status": m.state.statuspage, "impact": "maintenance",
+        "created_at": _time(m.created_at), "updated_at": _time(m.updated_at), "monitoring_at": None,
+        "resolved_at": _time(m.completed_at), "started_at": _time(m.started_at or m.scheduled_for),
+        "shortlink": s.url, "page_id": str(s.page.id), "incident_updates": [update] if m.body else [],
+        "components": _components_of(s, m.component_ids),
+        "scheduled_for": _time(m.scheduled_for), "scheduled_until": _time(m.scheduled_until),
+    }
+
+
+def _current_maintenances(s: PageSnapshot) -> list[dict[str, Any]]:
+    return [maintenance(s, m) for m in (*s.active_maintenances, *s.upcoming_maintenances)]
+
+
 def summary(s: PageSnapshot) -> dict[str, Any]:
-    return {"page": page(s), "status": status(s), "components": components(s), "incidents": [],
-            "scheduled_maintenances": []}
+    return {"page": page(s), "status": status(s), "components": components(s),
+            "incidents": [incident(s, i) for i in s.open_incidents],
+            "scheduled_maintenances": _current_maintenances(s)}
 
 
 def status_document(s: PageSnapshot) -> dict[str, Any]:
@@ -58,3 +112,25 @@ def status_document(s: PageSnapshot) -> dict[str, Any]:
 
 def components_document(s: PageSnapshot) -> dict[str, Any]:
     return {"page": page(s), "components": components(s)}
+
+
+def incidents_document(s: PageSnapshot) -> dict[str, Any]:
+    """The most recent incidents, open or resolved, newest first."""
+    return {"page": page(s), "incidents": [incident(s, i) for i in s.incidents[:LIST_LIMIT]]}
+
+
+def unresolved_incidents_document(s: PageSnapshot) -> dict[str, Any]:
+    return {"page": page(s), "incidents": [incident(s, i) for i in s.open_incidents]}
+
+
+def maintenances_document(s: PageSnapshot) -> dict[str, Any]:
+    """The most recent maintenances: upcoming, in progress and recently ended, latest window first."""
+    return {"page": page(s), "scheduled_maintenances": [maintenance(s, m) for m in s.maintenances[:LIST_LIMIT]]}
+
+
+def upcoming_maintenances_document(s: PageSnapshot) -> dict[str, Any]:
+    return {"page": page(s), "scheduled_maintenances": [maintenance(s, m) for m in s.upcoming_maintenances]}
+
+
+def active_maintenances_document(s: PageSnapshot) -> dict[str, Any]:
+    return {"page": page(s), "scheduled_maintenances": [maintenance(s, m) for m in s.active_maintenances]}

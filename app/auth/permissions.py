@@ -13,10 +13,12 @@ PERMISSIONS: dict[str, Role] = {
     "group.create": Role.MEMBER,
     "group.update": Role.MEMBER,
     "group.delete": Role.MEMBER,
+    "group.move": Role.MEMBER,  # reorder a page's components and groups, and move them between groups
     "component.create": Role.MEMBER,
     "component.update": Role.MEMBER,
     "component.set_status": Role.MEMBER,
     "component.delete": Role.ADMIN,
+    "component.place": Role.MEMBER,  # show an existing component on one more page, or no longer on one
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
     "apikey.create": Role.MEMBER,

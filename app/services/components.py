@@ -8,7 +8,9 @@ from typing import Any
 from app import events
 from app.auth import Actor
 from app.enums import ComponentStatus
+from app.services import groups
 from app.services.errors import Invalid, NotFound
+from app.services.groups import create_group  # noqa: F401  (its home was here; callers still import it so)
 from app.services.transaction import authorize, change, diff
 from app.services.validation import collect, link_problem, row_id, slug_problem, text_problem
 from storage.models import Component, ComponentGroup, Placement, StatusPage
@@ -81,10 +83,12 @@ async def create_component(actor: Actor, *, name: str, pages: list[int | str] | 
         component = await Component.create(using_db=ch.conn, name=name, description=description, status=status,
                                            link=link)
         for page_id in page_ids:
-            position = await Placement.filter(page_id=page_id).using_db(ch.conn).count()
             in_group = group is not None and group.page_id == page_id  # type: ignore[attr-defined]
+            group_here = group.id if in_group else None  # type: ignore[union-attr]
+            # last on its own level: components and child groups share one position sequence per level
+            position = await groups.end_position(ch.conn, page_id, group_here)
             await Placement.create(using_db=ch.conn, page_id=page_id, component_id=component.id,
-                                   group_id=group.id if in_group else None, position=position)
+                                   group_id=group_here, position=position)
         values = {"name": name, "description": description, "status": status, "link": link, "pages": page_ids,
                   "group_id": group.id if group else None}
         await ch.audit("component.create", "component", component.id, diff({}, values))
@@ -126,13 +130,15 @@ async def update_component(actor: Actor, component_id: int, **values: Any) -> Co
         if not changes:
             return component
         # a queryset update skips auto_now: set updated_at so pages and APIs show when it changed
-        await Component.filter(id=component_id).using_db(ch.conn).update(**values, updated_at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        await Component.filter(id=component_id).using_db(ch.conn).update(**values, updated_at=now)
         await ch.audit(action, "component", component_id, changes)
         page_ids = await page_ids_of(component_id, ch.conn)
         if "status" in changes:
             ch.emit(events.COMPONENT_STATUS_CHANGED, {
                 "component_id": component_id, "name": values.get("name", component.name),
                 "old_status": before["status"].value, "new_status": values["status"].value,
+                "updated_at": now.isoformat(),
             }, page_ids)
         if set(changes) - {"status"}:
             ch.emit(events.COMPONENT_UPDATED, {"component_id": component_id}, page_ids)
@@ -161,24 +167,3 @@ async def get_component(component_id: int) -> Component:
     if component is None:
         raise NotFound(f"No component with id {component_id}.")
     return component
-
-
-async def create_group(actor: Actor, *, page_id: int, name: str, parent_id: int | None = None) -> ComponentGroup:
-    name = (name or "").strip()
-    errors = collect(name=text_problem(name, "group name"))
-    async with change(actor, "group.create") as ch:
-        if not await StatusPage.filter(id=page_id).using_db(ch.conn).exists():
-            errors["page_id"] = f"No status page with id {page_id}."
-        if parent_id is not None:
-            parent = await ComponentGroup.filter(id=parent_id).using_db(ch.conn).first()
-            if parent is None or parent.page_id != page_id:  # type: ignore[attr-defined]
-                errors["parent_id"] = "The parent group must exist on the same page."
-        if errors:
-            raise Invalid(errors)
-        position = await ComponentGroup.filter(page_id=page_id, parent_id=parent_id).using_db(ch.conn).count()
-        group = await ComponentGroup.create(using_db=ch.conn, page_id=page_id, parent_id=parent_id, name=name,
-                                            position=position)
-        await ch.audit("group.create", "group", group.id,
-                       diff({}, {"name": name, "page_id": page_id, "parent_id": parent_id}))
-        ch.emit(events.GROUP_CHANGED, {"group_id": group.id}, {page_id})
-    return group

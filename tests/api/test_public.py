@@ -228,3 +228,20 @@ async def test_an_unchanged_page_revalidates_with_304_and_a_change_gives_a_new_e
     changed = await client.get("/status/acme", headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert "Major System Outage" in changed.text
+
+
+async def test_browsers_get_the_page_gzipped_and_its_etag_revalidates(client: httpx.AsyncClient):
+    await _acme_with_components()
+
+    plain = await client.get("/status/acme", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/status/acme", headers={"Accept-Encoding": "gzip, deflate, br"})
+    again = await client.get("/status/acme",
+                             headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]})
+
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.text == plain.text  # httpx decodes it: the same page
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    assert "Accept-Encoding" in zipped.headers["vary"]
+    assert again.status_code == 304

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -82,12 +82,19 @@ async def test_setting_a_status_is_stored_and_shown_in_the_group_and_page(beacon
 
 
 async def test_events_are_published_after_commit_with_their_data(beacon, published):
+    # settle after each write: subscribers run after the writer returns, and the check that a change was
+    # visible to them must not race the next write (the delete)
     page = await pages.create_page(OWNER, title="Acme", slug="acme")
+    await settle()
     component = await components.create_component(OWNER, name="API", pages=[page.id])
+    await settle()
     await components.set_status(OWNER, component.id, ComponentStatus.DEGRADED)
+    await settle()
     await components.delete_component(OWNER, component.id)
     await settle()
+    changed_at = published[2][1].pop("updated_at")  # when the status changed, for the in-memory snapshot update
 
+    assert datetime.fromisoformat(changed_at).tzinfo is not None
     assert published == [
         (events.PAGE_CREATED, {"page_id": page.id, "slug": "acme"}, True),
         (events.COMPONENT_CREATED, {"component_id": component.id, "name": "API"}, True),
