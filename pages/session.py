@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from nicegui import app as ui_app
+from nicegui import ui
 
 from app.auth import Actor
 from storage.models import User
@@ -24,6 +25,14 @@ async def current_user() -> User | None:
     user = await User.filter(id=user_id, is_active=True).first()
     if user is None:
         sign_out()
+    return user
+
+
+async def require_user() -> User | None:
+    """The signed-in user of an admin screen; None after sending everybody else to the sign-in page."""
+    user = await current_user()
+    if user is None:
+        ui.navigate.to("/login")
     return user
 
 

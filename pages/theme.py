@@ -172,3 +172,17 @@ class Form:
         self.fields[name].error = problem
         for button in self._buttons:
             button.set_enabled(self.valid)
+
+
+async def page_or_explain(page_ref: str, user_email: str):
+    """The status page an admin screen is about, by id or slug; None after showing that there is none."""
+    from app.services import pages as page_service
+    from app.services.errors import NotFound
+
+    try:
+        return await page_service.find_page(page_ref)
+    except NotFound:
+        with frame("Page not found", user_email):
+            ui.label("There is no such status page.").classes("text-lg")
+            ui.link("Back to the dashboard", "/admin")
+        return None

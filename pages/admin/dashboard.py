@@ -351,9 +351,8 @@ def _new_page_form(board: Board, actor: Actor) -> None:
 
 @ui.page("/admin")
 async def dashboard(request: Request) -> None:
-    user = await session.current_user()
+    user = await session.require_user()
     if user is None:
-        ui.navigate.to("/login")
         return
     actor = session.actor_for(user, request)
 

@@ -19,10 +19,10 @@ from app.api.public import _not_found
 from app.auth import Actor, allowed
 from app.enums import Role
 from app.services import pages as page_service
-from app.services.errors import Invalid, NotFound, ServiceError
+from app.services.errors import Invalid, ServiceError
 from app.snapshot import store
 from pages import session
-from pages.theme import frame, notify_done
+from pages.theme import frame, notify_done, page_or_explain
 from storage.models import StatusPage, User
 
 PREVIEW_DELAY_SECONDS = 0.3  # wait for a pause in typing before rendering the preview again
@@ -339,16 +339,11 @@ class PageEditor:
 
 @ui.page("/admin/pages/{page_id}")
 async def page_editor(request: Request, page_id: str) -> None:
-    user = await session.current_user()
+    user = await session.require_user()
     if user is None:
-        ui.navigate.to("/login")
         return
-    try:
-        page = await page_service.find_page(page_id)
-    except NotFound:
-        with frame("Page not found", user.email):
-            ui.label("There is no such status page.").classes("text-lg")
-            ui.link("Back to the dashboard", "/admin")
+    page = await page_or_explain(page_id, user.email)
+    if page is None:
         return
     with frame(f"Edit {page.title}", user.email):
         ui.link("← Dashboard", "/admin").classes("text-sm")

@@ -23,13 +23,12 @@ from nicegui.events import SortableEventArguments
 from app.auth import Actor
 from app.enums import ComponentStatus
 from app.services import groups
-from app.services import pages as page_service
-from app.services.errors import Invalid, NotFound, ServiceError
+from app.services.errors import Invalid, ServiceError
 from app.services.groups import Node
 from app.services.validation import text_problem
 from app.snapshot import store
 from pages import session
-from pages.theme import Form, frame, notify_done
+from pages.theme import Form, frame, notify_done, page_or_explain
 from storage.models import Component, Placement, StatusPage
 
 log = logging.getLogger(__name__)
@@ -462,16 +461,11 @@ def _message(exc: ServiceError) -> str:
 
 @ui.page("/admin/pages/{page_id}/structure")
 async def structure_editor(request: Request, page_id: str) -> None:
-    user = await session.current_user()
+    user = await session.require_user()
     if user is None:
-        ui.navigate.to("/login")
         return
-    try:
-        page = await page_service.find_page(page_id)
-    except NotFound:
-        with frame("Page not found", user.email):
-            ui.label("There is no such status page.").classes("text-lg")
-            ui.link("Back to the dashboard", "/admin")
+    page = await page_or_explain(page_id, user.email)
+    if page is None:
         return
     with frame(f"Structure of {page.title}", user.email):
         with ui.row().classes("w-full items-center justify-between"):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,6 +42,15 @@ class BeaconServer:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no output)"
+
+
+def sign_in(admin: Page, server: BeaconServer) -> None:
+    """Sign the owner in through the login form, as a person would."""
+    admin.goto("/login")
+    admin.get_by_label("E-mail").fill(server.owner_email)
+    admin.get_by_label("Password").fill(server.owner_password)
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin.get_by_text("Status pages", exact=True)).to_be_visible()
 
 
 def _free_port() -> int:

@@ -12,21 +12,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import REPO_ROOT, BeaconServer
+from tests.browser.conftest import REPO_ROOT, BeaconServer, sign_in
 from tests.images import logo
 
 pytestmark = pytest.mark.browser
 
 EDITOR_SCREENSHOT = REPO_ROOT / "docs" / "page-editor.png"
 HTTP_TIMEOUT_SECONDS = 5.0
-
-
-def sign_in(admin: Page, server: BeaconServer) -> None:
-    admin.goto("/login")
-    admin.get_by_label("E-mail").fill(server.owner_email)
-    admin.get_by_label("Password").fill(server.owner_password)
-    admin.get_by_role("button", name="Sign in").click()
-    expect(admin.get_by_text("Status pages", exact=True)).to_be_visible()
 
 
 def create_page(admin: Page, title: str, slug: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import REPO_ROOT, BeaconServer
+from tests.browser.conftest import REPO_ROOT, BeaconServer, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -48,14 +48,6 @@ def open_when_published(visitor: Page, path: str) -> None:
     while (response := visitor.goto(path)) is None or response.status != 200:
         assert time.monotonic() < deadline, f"{path} still answers {response and response.status}"
         visitor.wait_for_timeout(200)
-
-
-def sign_in(admin: Page, server: BeaconServer) -> None:
-    admin.goto("/login")
-    admin.get_by_label("E-mail").fill(server.owner_email)
-    admin.get_by_label("Password").fill(server.owner_password)
-    admin.get_by_role("button", name="Sign in").click()
-    expect(admin.get_by_text("Status pages", exact=True)).to_be_visible()
 
 
 def row_id(handle: Locator, kind: str) -> str:
