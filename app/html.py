@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.enums import ComponentStatus, IncidentImpact
 from app.snapshot import ComponentView, GroupView, PageInfo, PageSnapshot
-from app.uptime import Day, format_percent
+from app.uptime import STATUS_CLASS, Day, format_percent
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -20,13 +20,6 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
-STATUS_CLASS = {
-    ComponentStatus.OPERATIONAL: "ok",
-    ComponentStatus.DEGRADED: "degraded",
-    ComponentStatus.PARTIAL_OUTAGE: "partial",
-    ComponentStatus.MAJOR_OUTAGE: "major",
-    ComponentStatus.MAINTENANCE: "maintenance",
-}
 INDICATOR_CLASS = {"none": "ok", "minor": "degraded", "major": "partial", "critical": "major",
                    "maintenance": "maintenance"}
 _env.globals.update(STATUS_CLASS=STATUS_CLASS, INDICATOR_CLASS=INDICATOR_CLASS, OPERATIONAL=ComponentStatus.OPERATIONAL)

@@ -16,8 +16,9 @@ from app.enums import ComponentStatus
 
 NO_DATA = "nodata"
 
-# The bar colour of a day: the worst state the component was in that day. Same names as the status pills.
-_BAR_CLASS = {
+# The CSS class of a status, shared by the status pills and the day bars (a day's bar shows the worst state
+# the component was in that day).
+STATUS_CLASS = {
     ComponentStatus.OPERATIONAL: "ok",
     ComponentStatus.DEGRADED: "degraded",
     ComponentStatus.PARTIAL_OUTAGE: "partial",
@@ -70,7 +71,7 @@ class Day:
         if not self.has_data:
             return NO_DATA
         if self.worst_status is not None:
-            return _BAR_CLASS[self.worst_status]
+            return STATUS_CLASS[self.worst_status]
         # a rollup without a recorded worst state: infer it from the seconds
         if self.down_seconds:
             return "major"

@@ -3,7 +3,6 @@ elsewhere without a reload, quick status changes, and forms that explain bad inp
 
 from __future__ import annotations
 
-import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -15,21 +14,6 @@ from tests.conftest import settle
 
 # "someone else": the API, a monitor or another admin, writing through the same services
 ELSEWHERE = Actor.system("test-elsewhere")
-
-
-@pytest.fixture
-async def signed_in(user: User) -> User:
-    from app.runtime import state
-    from app.services import users
-
-    await users.create_first_owner(email="owner@example.com", password="correct horse")
-    state.has_owner = True
-    await user.open("/login")
-    user.find("E-mail").type("owner@example.com")
-    user.find("Password").type("correct horse")
-    user.find(kind=ui.button, content="Sign in").click()
-    await user.should_see("Status pages", retries=50)
-    return user
 
 
 async def _page_with(names: list[str], slug: str = "acme", **statuses: ComponentStatus) -> dict[str, int]:

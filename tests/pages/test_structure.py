@@ -21,21 +21,6 @@ ELSEWHERE = Actor.system("test-elsewhere")
 
 
 @pytest.fixture
-async def signed_in(user: User) -> User:
-    from app.runtime import state
-    from app.services import users
-
-    await users.create_first_owner(email="owner@example.com", password="correct horse")
-    state.has_owner = True
-    await user.open("/login")
-    user.find("E-mail").type("owner@example.com")
-    user.find("Password").type("correct horse")
-    user.find(kind=ui.button, content="Sign in").click()
-    await user.should_see("Status pages", retries=50)
-    return user
-
-
-@pytest.fixture
 async def acme() -> dict[str, int]:
     """Page 'acme': Website, group API (REST), and the component Mail shown on another page only."""
     page = await pages.create_page(ELSEWHERE, title="Acme Cloud", slug="acme")
