@@ -30,11 +30,14 @@ def demo(beacon_server: BeaconServer) -> BeaconServer:
     env = _server_environment(beacon_server.data_dir, 0, beacon_server.owner_email, beacon_server.owner_password)
     subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, check=True, capture_output=True,
                    timeout=STARTUP_DEADLINE_SECONDS)
-    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS  # the server notices the other process's writes
+    # The server notices the other process's writes within seconds, possibly half-way through them: wait for the
+    # last thing the demo writes (the uptime history) so that no later reload changes the page under the test.
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
     while True:
         try:
             with urllib.request.urlopen(f"{beacon_server.base_url}/status/demo", timeout=1) as response:
-                if response.status == 200:
+                body = response.read().decode()
+                if response.status == 200 and body.count('class="component"') >= 30 and "% uptime" in body:
                     return beacon_server
         except urllib.error.HTTPError:
             pass
