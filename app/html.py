@@ -116,29 +116,23 @@ _env.globals.update(IMPACT_CLASS=IMPACT_CLASS, IMPACT_LABEL=IMPACT_LABEL, NARROW
                     local_time=local_time, local_range=local_range, day_label=day_label, shown=shown,
                     uptime_text=uptime_text)
 # The body is rendered for the page and again for the live stream; keep the last one per page.
-_bodies: dict[int, tuple[PageSnapshot, str]] = {}
-
-
 def status_body(snapshot: PageSnapshot) -> str:
     """The part of the page that live updates replace."""
-    cached = _bodies.get(snapshot.page.id)
-    if cached is not None and cached[0] is snapshot:
-        return cached[1]
-    body = _env.get_template("status_body.html").render(s=snapshot)
-    _bodies[snapshot.page.id] = (snapshot, body)
-    return body
+    return _env.get_template("status_body.html").render(s=snapshot)
 
 
-def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False) -> str:
+def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False, body: str | None = None) -> str:
     """The whole page. ``preview``: for signed-in staff (a draft or private page, or unsaved edits) — a banner says
-    so, brand images come from the staff-only upload route, and there is no live-update script."""
+    so, brand images come from the staff-only upload route, and there is no live-update script. ``body``: the
+    already rendered status body, when the caller keeps one (the public routes share it with live updates)."""
     page = snapshot.page
     assets = "/admin/uploads/" if preview else f"/status/{page.slug}/assets/"
     header = None
     if page.header_color and _HEX_COLOR.match(page.header_color):
         header = {"background": page.header_color, "text": header_text_color(page.header_color)}
     return _env.get_template("status_page.html").render(
-        s=snapshot, body=status_body(snapshot), live_url=live_url, preview=preview, header=header,
+        s=snapshot, body=body if body is not None else status_body(snapshot), live_url=live_url, preview=preview,
+        header=header,
         brand_color=page.brand_color if _HEX_COLOR.match(page.brand_color or "") else None,
         logo_url=assets + page.logo_file if page.logo_file else None,
         favicon_url=assets + page.favicon_file if page.favicon_file else None,

@@ -174,15 +174,20 @@ class Form:
             button.set_enabled(self.valid)
 
 
-async def page_or_explain(page_ref: str, user_email: str):
-    """The status page an admin screen is about, by id or slug; None after showing that there is none."""
+async def signed_in_page(page_ref: str):
+    """(user, status page) for an admin screen about one page, by id or slug; None after sending a visitor who
+    is not signed in to the sign-in page, or after showing that there is no such page."""
     from app.services import pages as page_service
     from app.services.errors import NotFound
+    from pages import session
 
+    user = await session.require_user()
+    if user is None:
+        return None
     try:
-        return await page_service.find_page(page_ref)
+        return user, await page_service.find_page(page_ref)
     except NotFound:
-        with frame("Page not found", user_email):
+        with frame("Page not found", user.email):
             ui.label("There is no such status page.").classes("text-lg")
             ui.link("Back to the dashboard", "/admin")
         return None

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from nicegui.testing.user_plugin import user_simulation
 
@@ -103,6 +104,22 @@ async def user(beacon_sqlite: Settings, caplog: pytest.LogCaptureFixture, reques
     errors = [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
     if errors:
         pytest.fail(f"There were unexpected ERROR logs: {errors}", pytrace=False)
+
+
+@pytest.fixture
+async def client(beacon_sqlite: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client for the cookie-free public routes, on an app built from their routers (PITFALLS.md: main.py's
+    ``ui.run_with`` must not run again in tests), with the runtime started on SQLite."""
+    from fastapi import FastAPI
+
+    from app.api import assets, problems, public
+
+    app = FastAPI()
+    problems.install(app)
+    app.include_router(public.router)
+    app.include_router(assets.router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
+        yield http
 
 
 async def settle() -> None:

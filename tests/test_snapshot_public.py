@@ -9,7 +9,6 @@ A snapshot is rebuilt by hand after such writes, because only services publish t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
@@ -17,12 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from tortoise import connections
 
 from app import html
 from app import snapshot as snapshots
-from app.api import problems, public
 from app.auth import Actor
 from app.demo import HISTORY_DAYS, demo_uptime, load_demo
 from app.enums import ComponentStatus, IncidentImpact, IncidentStatus, MaintenanceState
@@ -176,15 +173,6 @@ def bars(row: Element) -> list[Element]:
 
 
 # --- fixtures --------------------------------------------------------------------------------------------------
-@pytest.fixture
-async def client(beacon_sqlite) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(public.router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield http
-
-
 async def page_html(client: httpx.AsyncClient) -> Element:
     response = await client.get("/status/acme")
     assert response.status_code == 200

@@ -99,7 +99,8 @@ def _cached(request: Request, snapshot: PageSnapshot, kind: str, render: Callabl
 
 def _page_response(request: Request, snapshot: PageSnapshot, live_url: str) -> Response:
     return _cached(request, snapshot, f"html:{live_url}",
-                   lambda s: html.status_page(s, live_url=live_url).encode(), "text/html; charset=utf-8")
+                   lambda s: html.status_page(s, live_url=live_url, body=_body(s)).encode(),
+                   "text/html; charset=utf-8")
 
 
 def _json(request: Request, snapshot: PageSnapshot, kind: str, build: Callable[[PageSnapshot], Any]) -> Response:
@@ -175,9 +176,14 @@ async def host_json(request: Request) -> Response:
     return _json(request, snapshot, document, JSON_DOCUMENTS[document])
 
 
+def _body(snapshot: PageSnapshot) -> str:
+    """The status body, rendered once per version for both the full page and the live-update event."""
+    return store.rendered(snapshot, "body", html.status_body)
+
+
 def _sse(snapshot: PageSnapshot) -> bytes:
     payload = {"version": snapshot.version, "title": f"{snapshot.page.title} status",
-               "indicator": snapshot.indicator.indicator, "html": html.status_body(snapshot)}
+               "indicator": snapshot.indicator.indicator, "html": _body(snapshot)}
     return f"event: snapshot\ndata: {json.dumps(payload)}\n\n".encode()
 
 

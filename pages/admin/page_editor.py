@@ -22,7 +22,7 @@ from app.services import pages as page_service
 from app.services.errors import Invalid, ServiceError
 from app.snapshot import store
 from pages import session
-from pages.theme import frame, notify_done, page_or_explain
+from pages.theme import frame, notify_done, signed_in_page
 from storage.models import StatusPage, User
 
 PREVIEW_DELAY_SECONDS = 0.3  # wait for a pause in typing before rendering the preview again
@@ -339,12 +339,10 @@ class PageEditor:
 
 @ui.page("/admin/pages/{page_id}")
 async def page_editor(request: Request, page_id: str) -> None:
-    user = await session.require_user()
-    if user is None:
+    found = await signed_in_page(page_id)
+    if found is None:
         return
-    page = await page_or_explain(page_id, user.email)
-    if page is None:
-        return
+    user, page = found
     with frame(f"Edit {page.title}", user.email):
         ui.link("← Dashboard", "/admin").classes("text-sm")
         PageEditor(page, session.actor_for(user, request)).build()

@@ -28,7 +28,7 @@ from app.services.groups import Node
 from app.services.validation import text_problem
 from app.snapshot import store
 from pages import session
-from pages.theme import Form, frame, notify_done, page_or_explain
+from pages.theme import Form, frame, notify_done, signed_in_page
 from storage.models import Component, Placement, StatusPage
 
 log = logging.getLogger(__name__)
@@ -461,12 +461,10 @@ def _message(exc: ServiceError) -> str:
 
 @ui.page("/admin/pages/{page_id}/structure")
 async def structure_editor(request: Request, page_id: str) -> None:
-    user = await session.require_user()
-    if user is None:
+    found = await signed_in_page(page_id)
+    if found is None:
         return
-    page = await page_or_explain(page_id, user.email)
-    if page is None:
-        return
+    user, page = found
     with frame(f"Structure of {page.title}", user.email):
         with ui.row().classes("w-full items-center justify-between"):
             with ui.column().classes("gap-0"):

@@ -5,13 +5,9 @@ Tested on a FastAPI app built from the routers (PITFALLS.md); the runtime is sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from app.api import assets, public
 from app.auth import Actor
 from app.services import pages
 from tests.conftest import settle
@@ -19,15 +15,6 @@ from tests.images import ICO_HEAD, png
 
 SYSTEM = Actor.system("test")
 LOGO = png(40, 20, (200, 30, 30))
-
-
-@pytest.fixture
-async def client(beacon_sqlite) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    app.include_router(public.router)
-    app.include_router(assets.router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield http
 
 
 async def _branded(slug: str = "acme", **options):

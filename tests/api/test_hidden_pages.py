@@ -3,13 +3,9 @@ that has a NiceGUI session. Tested on a FastAPI app built from the routers (PITF
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from app.api import public
 from app.auth import Actor
 from app.runtime import state
 from app.services import pages
@@ -17,14 +13,6 @@ from tests.conftest import settle
 
 SYSTEM = Actor.system("test")
 A_SESSION = {"session": "any-value"}  # the public side only looks at whether the cookie is there
-
-
-@pytest.fixture
-async def client(beacon_sqlite) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    app.include_router(public.router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield http
 
 
 @pytest.mark.parametrize("hidden", [{"public": False}, {"active": False}], ids=["private", "draft"])

@@ -6,14 +6,11 @@ The routes are tested on a FastAPI app built here from the routers (PITFALLS.md:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from app.api import problems, public
 from app.auth import Actor
 from app.runtime import state
 from app.services import components, pages, users
@@ -24,15 +21,6 @@ SYSTEM = Actor.system("test")
 PAGE_KEYS = {"id", "name", "url", "time_zone", "updated_at"}
 COMPONENT_KEYS = {"id", "name", "status", "created_at", "updated_at", "position", "description", "showcase",
                   "start_date", "group_id", "page_id", "group", "only_show_if_degraded"}
-
-
-@pytest.fixture
-async def client(beacon_sqlite) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(public.router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield http
 
 
 async def _page(slug: str = "acme", **options):
