@@ -24,6 +24,8 @@ class Settings:
     owner_email: str | None = None
     owner_password: str | None = None
     monitors: bool = True
+    # start, complete and remind maintenance windows on time (off only in tests that drive the clock themselves)
+    maintenance_timer: bool = True
     security_admin_key: str | None = None
     # Running inside pytest or CI: lets tests insist on services that are optional elsewhere.
     ci: bool = False
@@ -72,6 +74,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         owner_email=env.get("BEACON_OWNER_EMAIL") or None,
         owner_password=env.get("BEACON_OWNER_PASSWORD") or None,
         monitors=_flag(env.get("BEACON_MONITORS"), True),
+        maintenance_timer=_flag(env.get("BEACON_MAINTENANCE_TIMER"), True),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         ci=_flag(env.get("CI"), False),
         bench_raw_bytes=int(raw_bytes_text),

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from app.auth import Actor
 from app.enums import ComponentStatus
-from app.services import components, pages
+from app.html import duration
+from app.services import components, incidents, maintenance, pages
 from app.services.errors import NotFound
-from storage.models import ComponentGroup, DailyUptime, Placement
+from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Placement
 from storage.rollups import DailyRow, write_daily
 
 SLUG = "demo"
@@ -35,9 +36,83 @@ async def load_demo() -> int:
     except NotFound:
         page_id = await _create_page()
     placed = await Placement.filter(page_id=page_id).values_list("component_id", "component__name")
-    if not await DailyUptime.filter(component_id__in=[cid for cid, _ in placed]).exists():
-        await write_daily(demo_uptime({name: cid for cid, name in placed}, datetime.now(UTC)))
+    ids = {name: cid for cid, name in placed}
+    now = datetime.now(UTC)
+    if not await DailyUptime.filter(component_id__in=list(ids.values())).exists():
+        await write_daily(demo_uptime(ids, now))
+    if not await Incident.filter(page_id=page_id).exists():
+        await _incidents(page_id, ids, now)
+    if not await Maintenance.filter(page_id=page_id).exists():
+        await _maintenance(page_id, ids, now)
     return page_id
+
+
+ACTOR = Actor.system("demo")
+POSTMORTEM = """## What happened
+A certificate rotation on the mail relays left them presenting an expired intermediate certificate. \
+Receiving servers refused the connection, and messages queued for 95 minutes.
+
+## Why we did not see it sooner
+Our checks connected to the relays without validating the full chain, so they stayed green.
+
+## What we are changing
+- Monitor the relays with full chain validation and alert 14 days before any certificate expires.
+- Rotate certificates through the same pipeline as code, with a canary relay first.
+"""
+
+
+async def _incidents(page_id: int, ids: dict[str, int], now: datetime) -> None:
+    """The demo's incidents, told with the times they happened: the past ones as backfills (they notify nobody),
+    the email outage 12 days ago with its whole timeline and write-up, and one still open."""
+    for ago, names, status, seconds in PAST_TROUBLE:
+        if ago == 12:
+            continue
+        start = now - timedelta(days=ago, hours=3)
+        await incidents.create_incident(
+            ACTOR, page=page_id, name=_TITLES[ago], impact=_IMPACT[status], backfill=True,
+            body=f"Resolved after {duration(seconds)}.", started_at=start,
+            resolved_at=start + timedelta(seconds=seconds), components={ids[n]: status for n in names}, now=now)
+    start = now - timedelta(days=12, hours=5)
+    email = await incidents.create_incident(
+        ACTOR, page=page_id, name="Email delivery delayed", impact="MAJOR", started_at=start, now=start,
+        body="Outgoing email is queueing. We are investigating.", components={ids["Email delivery"]: "MAJOR_OUTAGE"})
+    await incidents.post_update(ACTOR, email.id, status="IDENTIFIED", now=start + timedelta(minutes=40),
+                                body="An expired intermediate certificate on our mail relays. Rolling back.")
+    await incidents.post_update(ACTOR, email.id, status="MONITORING", now=start + timedelta(minutes=80),
+                                body="The relays present the right chain again; the queue is draining.",
+                                components={ids["Email delivery"]: "DEGRADED"})
+    await incidents.resolve_incident(ACTOR, email.id, now=start + timedelta(minutes=95),
+                                     body="Every queued message has been delivered.")
+    await incidents.set_postmortem(ACTOR, email.id, POSTMORTEM, publish=True, now=start + timedelta(days=2))
+
+    start = now - timedelta(minutes=50)
+    dublin = await incidents.create_incident(
+        ACTOR, page=page_id, name="Elevated errors in Dublin", impact="PARTIAL", started_at=start, now=start,
+        body="Some requests served from **Dublin** fail. Search is slower while we investigate.",
+        components={ids[n]: s for n, s in DEGRADED.items()})
+    await incidents.post_update(ACTOR, dublin.id, status="IDENTIFIED", now=now - timedelta(minutes=20),
+                                body="A failed network switch in one Dublin availability zone. Traffic is being "
+                                     "moved to the other two zones.")
+
+
+_TITLES = {61: "API unavailable", 33: "Increased latency in Europe", 4: "Slow search results"}
+_IMPACT = {ComponentStatus.MAJOR_OUTAGE: "MAJOR", ComponentStatus.PARTIAL_OUTAGE: "PARTIAL",
+           ComponentStatus.DEGRADED: "DEGRADED"}
+
+
+async def _maintenance(page_id: int, ids: dict[str, int], now: datetime) -> None:
+    """The past windows of the uptime history as backfills, and one scheduled in three days at 02:00 UTC."""
+    titles = {52: "Database failover test", 24: "Database upgrade", 9: "CDN provider migration"}
+    for ago, names, seconds in PAST_MAINTENANCE:
+        start = datetime.combine((now - timedelta(days=ago)).date(), datetime.min.time(), UTC) + timedelta(hours=2)
+        await maintenance.schedule_maintenance(
+            ACTOR, page=page_id, name=titles[ago], body="Planned work; no action needed.", starts_at=start,
+            ends_at=start + timedelta(seconds=seconds), components=[ids[n] for n in names], backfill=True, now=now)
+    start = datetime.combine((now + timedelta(days=3)).date(), datetime.min.time(), UTC) + timedelta(hours=2)
+    await maintenance.schedule_maintenance(
+        ACTOR, page=page_id, name="Primary database upgrade", starts_at=start, ends_at=start + timedelta(hours=2),
+        body="We are upgrading the primary database to a new major version. Writes pause for up to **5 minutes**.",
+        components=[ids["Primary database"], ids["Read replicas"]], now=now)
 
 
 async def _create_page() -> int:
@@ -50,8 +125,8 @@ async def _create_page() -> int:
                                                parent_id=group_ids.get(parent) if parent else None)
         group_ids[name] = group.id
         for component_name in names:
-            await components.create_component(actor, name=component_name, pages=[page.id], group_id=group.id,
-                                              status=DEGRADED.get(component_name, ComponentStatus.OPERATIONAL))
+            # the open incident (see _incidents) gives the troubled components their statuses
+            await components.create_component(actor, name=component_name, pages=[page.id], group_id=group.id)
     assert await ComponentGroup.filter(page_id=page.id).count() == len(GROUPS)
     return page.id
 

@@ -15,6 +15,14 @@ log = logging.getLogger(__name__)
 INCIDENT_CREATED = "incident.created"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_RESOLVED = "incident.resolved"
+# A backfilled incident or maintenance (times in the past) changes pages but notifies nobody: channels cannot
+# subscribe to these names (CONTRACT.md lists the ones they can).
+INCIDENT_BACKFILLED = "incident.backfilled"
+INCIDENT_DELETED = "incident.deleted"
+MAINTENANCE_BACKFILLED = "maintenance.backfilled"
+MAINTENANCE_UPDATED = "maintenance.updated"  # an update posted, the window extended, or the text edited
+MAINTENANCE_CANCELLED = "maintenance.cancelled"
+TEMPLATE_CHANGED = "template.changed"
 MAINTENANCE_SCHEDULED = "maintenance.scheduled"
 MAINTENANCE_REMINDER = "maintenance.reminder"
 MAINTENANCE_STARTED = "maintenance.started"

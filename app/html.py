@@ -5,12 +5,26 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
-from app.enums import ComponentStatus, IncidentImpact
-from app.snapshot import ComponentView, GroupView, PageInfo, PageSnapshot
+from app import history, markdown
+from app.enums import ComponentStatus, IncidentImpact, IncidentStatus, MaintenanceState
+from app.snapshot import (
+    AffectedComponent,
+    ComponentView,
+    GroupView,
+    IncidentView,
+    MaintenanceUpdateView,
+    MaintenanceView,
+    PageInfo,
+    PageSnapshot,
+    UpdateView,
+)
 from app.uptime import STATUS_CLASS, Day, format_percent
 
 _env = Environment(
@@ -30,6 +44,10 @@ IMPACT_CLASS = {IncidentImpact.MAJOR: "major", IncidentImpact.PARTIAL: "partial"
                 IncidentImpact.DEGRADED: "degraded", IncidentImpact.MINOR: "degraded"}
 IMPACT_LABEL = {IncidentImpact.MAJOR: "Major outage", IncidentImpact.PARTIAL: "Partial outage",
                 IncidentImpact.DEGRADED: "Degraded performance", IncidentImpact.MINOR: "Minor issue"}
+INCIDENT_STATUS_LABEL = {IncidentStatus.INVESTIGATING: "Investigating", IncidentStatus.IDENTIFIED: "Identified",
+                         IncidentStatus.MONITORING: "Monitoring", IncidentStatus.RESOLVED: "Resolved"}
+MAINTENANCE_STATE_LABEL = {MaintenanceState.SCHEDULED: "Scheduled", MaintenanceState.IN_PROGRESS: "In progress",
+                           MaintenanceState.COMPLETED: "Completed"}
 # Bars a narrow screen shows (CSS hides the older ones under 500 px, see status.css).
 NARROW_DAYS = 30
 
@@ -112,10 +130,58 @@ def shown(item: ComponentView | GroupView) -> bool:
     return not (item.only_show_if_degraded and item.status == ComponentStatus.OPERATIONAL)
 
 
+def markdown_block(text: str, css_class: str) -> Markup:
+    """An update's Markdown as sanitised HTML in one block of ``css_class``: a lone paragraph is that ``<p>``
+    itself (it reads like the plain text it replaces), anything longer a ``<div>`` around the blocks; "" for
+    blank text."""
+    rendered = markdown.render(text)
+    if not rendered:
+        return Markup("")
+    inner = rendered.removeprefix("<p>").removesuffix("</p>")
+    if len(inner) == len(rendered) - 7 and "<p>" not in inner and "</p>" not in inner:
+        return Markup(f'<p class="{escape(css_class)} md">{inner}</p>')
+    return Markup(f'<div class="{escape(css_class)} md">{rendered}</div>')
+
+
+def component_change(change: AffectedComponent, names: dict[int, str]) -> str | None:
+    """'API: Operational → Major outage' for a change an update made; None for a component not on the page."""
+    name = names.get(change.component_id)
+    if name is None:
+        return None
+    new = change.new_status.label if change.new_status else "unknown"
+    if change.old_status is None or change.old_status == change.new_status:
+        return f"{name}: {new}"
+    return f"{name}: {change.old_status.label} → {new}"
+
+
+def change_lines(update: UpdateView | MaintenanceUpdateView, names: dict[int, str]) -> list[str]:
+    """The component changes an update made, as lines for its timeline entry (maintenance updates make none)."""
+    changes = update.affected_components if isinstance(update, UpdateView) else ()
+    return [line for line in (component_change(c, names) for c in changes) if line]
+
+
+def update_label(update: UpdateView | MaintenanceUpdateView) -> str:
+    """The status an update was posted with: 'Identified', 'In progress'."""
+    if isinstance(update, UpdateView):
+        return INCIDENT_STATUS_LABEL[update.status]
+    return MAINTENANCE_STATE_LABEL[update.state]
+
+
+def affected_names(ids: tuple[int, ...], names: dict[int, str]) -> list[str]:
+    """The names of the components among ``ids`` that are on the page, in the page's display order."""
+    wanted = set(ids)
+    return [name for component_id, name in names.items() if component_id in wanted]
+
+
+_env.filters["markdown"] = lambda text: Markup(markdown.render(text))
+_env.filters["plain"] = markdown.plain
 _env.globals.update(IMPACT_CLASS=IMPACT_CLASS, IMPACT_LABEL=IMPACT_LABEL, NARROW_DAYS=NARROW_DAYS,
+                    INCIDENT_STATUS_LABEL=INCIDENT_STATUS_LABEL, MAINTENANCE_STATE_LABEL=MAINTENANCE_STATE_LABEL,
                     local_time=local_time, local_range=local_range, day_label=day_label, shown=shown,
-                    uptime_text=uptime_text)
-# The body is rendered for the page and again for the live stream; keep the last one per page.
+                    uptime_text=uptime_text, markdown_block=markdown_block, change_lines=change_lines,
+                    update_label=update_label, affected_names=affected_names, kind=history.kind)
+
+
 def status_body(snapshot: PageSnapshot) -> str:
     """The part of the page that live updates replace."""
     return _env.get_template("status_body.html").render(s=snapshot)
@@ -125,18 +191,59 @@ def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False,
     """The whole page. ``preview``: for signed-in staff (a draft or private page, or unsaved edits) — a banner says
     so, brand images come from the staff-only upload route, and there is no live-update script. ``body``: the
     already rendered status body, when the caller keeps one (the public routes share it with live updates)."""
+    return _env.get_template("status_page.html").render(
+        **_frame(snapshot, preview=preview), body=body if body is not None else status_body(snapshot),
+        live_url=live_url)
+
+
+def _frame(snapshot: PageSnapshot, *, preview: bool = False) -> dict[str, Any]:
+    """What ``layout.html`` needs: the page's header, branding and footer, shared by every public page."""
     page = snapshot.page
     assets = "/admin/uploads/" if preview else f"/status/{page.slug}/assets/"
     header = None
     if page.header_color and _HEX_COLOR.match(page.header_color):
         header = {"background": page.header_color, "text": header_text_color(page.header_color)}
-    return _env.get_template("status_page.html").render(
-        s=snapshot, body=body if body is not None else status_body(snapshot), live_url=live_url, preview=preview,
-        header=header,
+    return dict(
+        s=snapshot, preview=preview, header=header,
         brand_color=page.brand_color if _HEX_COLOR.match(page.brand_color or "") else None,
         logo_url=assets + page.logo_file if page.logo_file else None,
         favicon_url=assets + page.favicon_file if page.favicon_file else None,
         api_url=snapshot.url.rstrip("/") + "/api/v2/summary.json", preview_notice=preview_notice(page))
+
+
+def _subpage(snapshot: PageSnapshot) -> dict[str, Any]:
+    slug = snapshot.page.slug
+    return {**_frame(snapshot), "home_url": f"/status/{slug}", "history_url": f"/status/{slug}/history"}
+
+
+def incident_page(snapshot: PageSnapshot, incident: IncidentView) -> str:
+    """One incident: its state, the components it affects on this page, every update and the published
+    write-up."""
+    return _env.get_template("incident.html").render(**_subpage(snapshot), i=incident)
+
+
+def maintenance_page(snapshot: PageSnapshot, maintenance: MaintenanceView) -> str:
+    return _env.get_template("maintenance.html").render(**_subpage(snapshot), m=maintenance)
+
+
+def history_url(slug: str, number: int = 1, component: str | None = None) -> str:
+    """The address of a history page, keeping the component filter."""
+    query = {**({"page": str(number)} if number > 1 else {}), **({"component": component} if component else {})}
+    return f"/status/{slug}/history" + (f"?{urlencode(query)}" if query else "")
+
+
+def history_page(snapshot: PageSnapshot, result: history.HistoryPage, *, component: str | None = None,
+                 problem: str = "") -> str:
+    """A page of the history, grouped by month in the page's time zone. ``component``: the filter as given (the
+    id of one of the page's components); ``problem``: why nothing can be listed (an unknown component)."""
+    slug = snapshot.page.slug
+    pagination = result.pagination
+    return _env.get_template("history.html").render(
+        **_subpage(snapshot), result=result, pagination=pagination, component=component, problem=problem,
+        months=history.group_by_month(result.items, _zone(snapshot.page.time_zone)),
+        newer_url=history_url(slug, pagination.newer, component) if pagination.newer else None,
+        older_url=history_url(slug, pagination.older, component) if pagination.older else None,
+        first_url=history_url(slug, 1, component))
 
 
 def preview_notice(page: PageInfo) -> str:

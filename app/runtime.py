@@ -84,6 +84,10 @@ async def start(settings: Settings) -> None:
     bus.subscribe(store.on_event)
     bus.subscribe(_on_user_changed, [events.USER_CHANGED])
     store.start_rollover()
+    if settings.maintenance_timer:
+        from app.maintenance_timer import timer
+
+        timer.start()
     state.watcher = asyncio.get_running_loop().create_task(
         _watch_other_processes(dialect(settings.effective_database_url)))
     state.started = True
@@ -97,6 +101,9 @@ async def stop() -> None:
         state.watcher.cancel()
         state.watcher = None
     store.stop_rollover()
+    from app.maintenance_timer import timer
+
+    timer.stop()
     await bus.drain()
     await store.settle()
     bus.clear()

@@ -121,6 +121,14 @@ class IncidentView:
     updated_at: datetime
     component_ids: tuple[int, ...] = ()  # affected components, on this page or not
     updates: tuple[UpdateView, ...] = ()  # newest first
+    identified_at: datetime | None = None
+    postmortem_body: str = ""  # the root-cause write-up, shown once published
+    postmortem_published_at: datetime | None = None
+
+    @property
+    def postmortem(self) -> str:
+        """The published write-up, or ''."""
+        return self.postmortem_body if self.postmortem_published_at else ""
 
     @property
     def resolved(self) -> bool:
@@ -138,10 +146,20 @@ class IncidentView:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceUpdateView:
+    id: int
+    state: MaintenanceState
+    body: str
+    display_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class MaintenanceView:
     id: int
     name: str
-    body: str  # the latest description; maintenance updates arrive with issue 4
+    body: str  # the description given when it was scheduled
     state: MaintenanceState
     time_zone: str
     scheduled_for: datetime
@@ -151,6 +169,18 @@ class MaintenanceView:
     created_at: datetime
     updated_at: datetime
     component_ids: tuple[int, ...] = ()
+    updates: tuple[MaintenanceUpdateView, ...] = ()  # newest first
+    backfilled: bool = False
+    recurring: bool = False
+
+    @property
+    def latest_update(self) -> MaintenanceUpdateView | None:
+        return self.updates[0] if self.updates else None
+
+    @property
+    def ends_at(self) -> datetime:
+        """When it ended, or is due to end."""
+        return self.completed_at or self.scheduled_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +260,8 @@ def assemble(page: PageInfo, url: str, groups: Iterable[dict[str, Any]], placeme
              version: int = 0, *, incidents: Iterable[dict[str, Any]] = (),
              incident_updates: Iterable[dict[str, Any]] = (), incident_components: Iterable[dict[str, Any]] = (),
              maintenances: Iterable[dict[str, Any]] = (), maintenance_components: Iterable[dict[str, Any]] = (),
-             daily_uptime: Iterable[dict[str, Any]] = (), now: datetime | None = None) -> PageSnapshot:
+             maintenance_updates: Iterable[dict[str, Any]] = (), daily_uptime: Iterable[dict[str, Any]] = (),
+             now: datetime | None = None) -> PageSnapshot:
     """Pure: build the snapshot tree from plain rows (``Model.values()`` dicts with the models' field names).
 
     ``groups``: dicts with id, name, description, parent_id, position, created_at, updated_at.
@@ -283,7 +314,7 @@ def assemble(page: PageInfo, url: str, groups: Iterable[dict[str, Any]], placeme
 
     open_incidents = tuple(sorted((i for i in incident_views if not i.resolved),
                                   key=lambda i: (not i.pinned, -i.started_at.timestamp(), -i.id)))
-    maintenance_views = _maintenances(maintenances, maintenance_components)
+    maintenance_views = _maintenances(maintenances, maintenance_components, maintenance_updates)
     active = tuple(sorted((m for m in maintenance_views if m.state == MaintenanceState.IN_PROGRESS),
                           key=lambda m: (m.scheduled_until, m.id)))
     upcoming = tuple(sorted((m for m in maintenance_views
@@ -396,19 +427,73 @@ def _incidents(rows: Iterable[dict[str, Any]], updates: Iterable[dict[str, Any]]
         monitoring_at=r["monitoring_at"], resolved_at=r["resolved_at"], created_at=r["created_at"],
         updated_at=r["updated_at"], component_ids=tuple(sorted(components_of.get(r["id"], []))),
         updates=tuple(sorted(updates_of.get(r["id"], []), key=lambda u: (u.display_at, u.id), reverse=True)),
+        identified_at=r.get("identified_at"), postmortem_body=r.get("postmortem_body") or "",
+        postmortem_published_at=r.get("postmortem_published_at"),
     ) for r in rows]
 
 
-def _maintenances(rows: Iterable[dict[str, Any]], affected: Iterable[dict[str, Any]]) -> list[MaintenanceView]:
+def _maintenances(rows: Iterable[dict[str, Any]], affected: Iterable[dict[str, Any]],
+                  updates: Iterable[dict[str, Any]] = ()) -> list[MaintenanceView]:
     components_of: dict[int, list[int]] = {}
     for a in affected:
         components_of.setdefault(a["maintenance_id"], []).append(a["component_id"])
+    updates_of: dict[int, list[MaintenanceUpdateView]] = {}
+    for u in updates:
+        updates_of.setdefault(u["maintenance_id"], []).append(MaintenanceUpdateView(
+            id=u["id"], state=MaintenanceState(u["state"]), body=u["body"] or "", display_at=u["display_at"],
+            created_at=u["created_at"], updated_at=u["updated_at"]))
     return [MaintenanceView(
         id=r["id"], name=r["name"], body=r["body"] or "", state=MaintenanceState(r["state"]),
         time_zone=r["time_zone"], scheduled_for=r["scheduled_for"], scheduled_until=r["scheduled_until"],
         started_at=r["started_at"], completed_at=r["completed_at"], created_at=r["created_at"],
         updated_at=r["updated_at"], component_ids=tuple(sorted(components_of.get(r["id"], []))),
+        updates=tuple(sorted(updates_of.get(r["id"], []), key=lambda u: (u.display_at, u.id), reverse=True)),
+        backfilled=bool(r.get("backfilled")), recurring=bool(r.get("recurrence")),
     ) for r in rows]
+
+
+INCIDENT_FIELDS = ("id", "name", "status", "impact", "pinned", "backfilled", "started_at", "identified_at",
+                   "monitoring_at", "resolved_at", "created_at", "updated_at", "postmortem_body",
+                   "postmortem_published_at")
+MAINTENANCE_FIELDS = ("id", "name", "body", "state", "time_zone", "scheduled_for", "scheduled_until", "started_at",
+                      "completed_at", "created_at", "updated_at", "backfilled", "recurrence")
+
+
+async def _incident_rows(query: Any) -> tuple[list[dict], list[dict], list[dict]]:
+    """The rows of an Incident queryset, with their updates and affected components."""
+    from storage.models import IncidentComponent, IncidentUpdate
+
+    incidents = await query.values(*INCIDENT_FIELDS)
+    ids = [i["id"] for i in incidents]
+    if not ids:
+        return incidents, [], []
+    updates = await IncidentUpdate.filter(incident_id__in=ids).values(
+        "id", "incident_id", "status", "body", "display_at", "created_at", "updated_at", "affected_components")
+    affected = await IncidentComponent.filter(incident_id__in=ids).values("incident_id", "component_id")
+    return incidents, updates, affected
+
+
+async def _maintenance_rows(query: Any) -> tuple[list[dict], list[dict], list[dict]]:
+    """The rows of a Maintenance queryset, with their affected components and updates."""
+    from storage.models import MaintenanceComponent, MaintenanceUpdate
+
+    maintenances = await query.values(*MAINTENANCE_FIELDS)
+    ids = [m["id"] for m in maintenances]
+    if not ids:
+        return maintenances, [], []
+    affected = await MaintenanceComponent.filter(maintenance_id__in=ids).values("maintenance_id", "component_id")
+    updates = await MaintenanceUpdate.filter(maintenance_id__in=ids).values(
+        "id", "maintenance_id", "state", "body", "display_at", "created_at", "updated_at")
+    return maintenances, affected, updates
+
+
+async def fetch_incidents(query: Any) -> list[IncidentView]:
+    """IncidentViews of an Incident queryset (history and incident pages reach past the snapshot)."""
+    return _incidents(*await _incident_rows(query))
+
+
+async def fetch_maintenances(query: Any) -> list[MaintenanceView]:
+    return _maintenances(*await _maintenance_rows(query))
 
 
 def _uptime_days(rows: Iterable[dict[str, Any]], incidents: Iterable[IncidentView], today: date, days: int,
@@ -456,17 +541,7 @@ async def load(page_id: int, base_url: str, version: int = 0, now: datetime | No
     A fixed number of queries per page, whatever its number of components, incidents or days."""
     from tortoise.expressions import Q
 
-    from storage.models import (
-        ComponentGroup,
-        DailyUptime,
-        Incident,
-        IncidentComponent,
-        IncidentUpdate,
-        Maintenance,
-        MaintenanceComponent,
-        Placement,
-        StatusPage,
-    )
+    from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Placement, StatusPage
 
     now = now or datetime.now(UTC)
     row = await StatusPage.filter(id=page_id).first()
@@ -487,25 +562,12 @@ async def load(page_id: int, base_url: str, version: int = 0, now: datetime | No
         created_at="component__created_at", updated_at="component__updated_at")
 
     since = activity_since(page, now)
-    incidents = await Incident.filter(
+    incidents, updates, incident_components = await _incident_rows(Incident.filter(
         Q(page_id=page_id) & (~Q(status=IncidentStatus.RESOLVED) | Q(resolved_at__gte=since)
-                              | Q(resolved_at__isnull=True, updated_at__gte=since))
-    ).values("id", "name", "status", "impact", "pinned", "backfilled", "started_at", "monitoring_at",
-             "resolved_at", "created_at", "updated_at")
-    incident_ids = [i["id"] for i in incidents]
-    updates = await IncidentUpdate.filter(incident_id__in=incident_ids).values(
-        "id", "incident_id", "status", "body", "display_at", "created_at", "updated_at",
-        "affected_components") if incident_ids else []
-    incident_components = await IncidentComponent.filter(incident_id__in=incident_ids).values(
-        "incident_id", "component_id") if incident_ids else []
-    maintenances = await Maintenance.filter(
+                              | Q(resolved_at__isnull=True, updated_at__gte=since))))
+    maintenances, maintenance_components, maintenance_updates = await _maintenance_rows(Maintenance.filter(
         Q(page_id=page_id) & (Q(state__in=[MaintenanceState.SCHEDULED, MaintenanceState.IN_PROGRESS])
-                              | Q(scheduled_until__gte=since))
-    ).values("id", "name", "body", "state", "time_zone", "scheduled_for", "scheduled_until", "started_at",
-             "completed_at", "created_at", "updated_at")
-    maintenance_ids = [m["id"] for m in maintenances]
-    maintenance_components = await MaintenanceComponent.filter(maintenance_id__in=maintenance_ids).values(
-        "maintenance_id", "component_id") if maintenance_ids else []
+                              | Q(scheduled_until__gte=since))))
     component_ids = [p["id"] for p in placements]
     first_day = now.astimezone(UTC).date() - timedelta(days=_window_days(page) - 1)
     daily_uptime = await _daily_rows(DailyUptime.filter(component_id__in=component_ids, day__gte=first_day).values(
@@ -515,7 +577,8 @@ async def load(page_id: int, base_url: str, version: int = 0, now: datetime | No
     url = f"https://{row.custom_domain}/" if row.custom_domain else f"{base_url}/status/{row.slug}"
     return assemble(page, url, groups, placements, version, incidents=incidents, incident_updates=updates,
                     incident_components=incident_components, maintenances=maintenances,
-                    maintenance_components=maintenance_components, daily_uptime=daily_uptime, now=now)
+                    maintenance_components=maintenance_components, maintenance_updates=maintenance_updates,
+                    daily_uptime=daily_uptime, now=now)
 
 
 # A sleep timed against the wall clock may end a little early (the event loop sleeps on a monotonic clock,

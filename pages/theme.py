@@ -13,17 +13,22 @@ from app.services.errors import Invalid, ServiceError
 log = logging.getLogger(__name__)
 
 BRAND = "#2563eb"
+NAV = (("Dashboard", "/admin"), ("Incidents", "/admin/incidents"), ("Maintenance", "/admin/maintenance"))
 
 
 @contextmanager
 def frame(title: str, user_email: str | None = None) -> Iterator[None]:
     ui.colors(primary=BRAND)
     ui.page_title(f"{title} · Beacon")
-    with ui.header().classes("items-center justify-between px-6 py-2 bg-white text-slate-800 border-b "
+    with ui.header().classes("items-center justify-between gap-y-1 px-6 py-2 bg-white text-slate-800 border-b "
                              "border-slate-200"):
         with ui.row().classes("items-center gap-2"):
             ui.icon("podcasts", color="primary").classes("text-2xl")
             ui.link("Beacon", "/admin").classes("text-lg font-semibold no-underline text-slate-800")
+            if user_email:
+                with ui.row().classes("items-center gap-x-3 gap-y-0 pl-2 text-sm").props('role="navigation"'):
+                    for text, href in NAV:
+                        ui.link(text, href).classes("no-underline text-slate-700 hover:text-slate-950")
         if user_email:
             with ui.row().classes("items-center gap-4"):
                 ui.label(user_email).classes("text-sm text-slate-600")

@@ -45,7 +45,9 @@ async def postgres_problem() -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return config.use(Settings(data_dir=tmp_path / "data", secret="test-secret", port=8080))
+    # tests drive the maintenance timer with a clock of their own (tests/services/test_maintenance_timer.py)
+    return config.use(Settings(data_dir=tmp_path / "data", secret="test-secret", port=8080,
+                               maintenance_timer=False))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -120,6 +122,21 @@ async def client(beacon_sqlite: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app.include_router(assets.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+async def published() -> AsyncIterator[list]:
+    """Every event published while the test runs, in order."""
+    seen: list = []
+
+    async def record(event) -> None:
+        seen.append(event)
+
+    bus.subscribe(record)
+    try:
+        yield seen
+    finally:
+        bus.unsubscribe(record)
 
 
 async def settle() -> None:

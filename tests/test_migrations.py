@@ -121,19 +121,32 @@ async def test_a_database_that_beacon_did_not_make_is_refused_untouched(database
 
 NEW_PAGE_COLUMNS = ["header_color", "logo_file", "favicon_file", "uptime_days", "show_response_times",
                     "incident_history_days"]
+NEW_MAINTENANCE_COLUMNS = ["backfilled", "recurrence", "series_id", "remind_minutes", "reminded_at"]
 
 
 async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_loss(database_url):
-    """Rebuild the exact shape a version-1 Beacon left (no page settings columns, no rollup table), then start
-    the current code on it: the page survives and gains the new settings at their defaults."""
+    """Rebuild the exact shape a version-1 Beacon left (no page settings columns, no rollup table, no maintenance
+    recurrence, updates or incident templates), then start the current code on it: the page and its maintenance
+    survive and gain the new settings at their defaults."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.models import Maintenance
+
     await open_database(database_url)
     try:
         conn = connections.get("default")
         page = await pages.create_page(OWNER, title="Acme", slug="acme")
         await components.create_component(OWNER, name="API", pages=[page.id])
+        start = datetime(2030, 1, 1, 2, tzinfo=UTC)
+        await Maintenance.create(page_id=page.id, name="Upgrade", scheduled_for=start,
+                                 scheduled_until=start + timedelta(hours=1))
         for column in NEW_PAGE_COLUMNS:
             await conn.execute_script(f'ALTER TABLE status_pages DROP COLUMN "{column}"')
+        for column in NEW_MAINTENANCE_COLUMNS:
+            await conn.execute_script(f'ALTER TABLE maintenances DROP COLUMN "{column}"')
         await conn.execute_script("DROP TABLE uptime_daily")
+        await conn.execute_script("DROP TABLE maintenance_updates")
+        await conn.execute_script("DROP TABLE incident_templates")
         await conn.execute_script("DELETE FROM schema_version WHERE version > 1")
     finally:
         await close_database()
@@ -145,6 +158,9 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         from storage.models import DailyUptime
         rollups = await DailyUptime.all().count()
         component_names = await Component.all().values_list("name", flat=True)
+        maintenance = await Maintenance.get(name="Upgrade")
+        from storage.models import IncidentTemplate, MaintenanceUpdate
+        new_tables = (await MaintenanceUpdate.all().count(), await IncidentTemplate.all().count())
     finally:
         await close_database()
 
@@ -154,3 +170,6 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
     assert upgraded.logo_file is None and upgraded.header_color is None
     assert rollups == 0
     assert component_names == ["API"]
+    assert (maintenance.recurrence, maintenance.remind_minutes, maintenance.backfilled) == (None, 60, False)
+    assert maintenance.scheduled_for == datetime(2030, 1, 1, 2, tzinfo=UTC)
+    assert new_tables == (0, 0)

@@ -643,6 +643,27 @@ async def test_the_demo_has_90_days_of_history_for_every_component_and_loading_t
                                                                           "nodata"}
 
 
+async def test_the_demo_has_an_open_incident_a_resolved_one_with_a_write_up_and_a_scheduled_maintenance(
+        beacon_sqlite):
+    from storage.models import Incident, Maintenance
+
+    page_id = await load_demo()
+    counts = (await Incident.all().count(), await Maintenance.all().count())
+    await load_demo()
+    await settle()
+    s = await rebuilt(page_id)
+
+    assert (await Incident.all().count(), await Maintenance.all().count()) == counts  # loading twice adds none
+    [open_incident] = s.open_incidents
+    assert len(open_incident.updates) == 2
+    assert {c.name: c.status.value for c in s.all_components if c.status.value != "OPERATIONAL"} == {
+        "Search API": "DEGRADED", "Dublin": "PARTIAL_OUTAGE"}
+    with_write_up = [i for i in s.incidents if i.resolved and i.postmortem]
+    assert [i.name for i in with_write_up] == ["Email delivery delayed"]
+    assert len(with_write_up[0].updates) == 4
+    assert [m.name for m in s.upcoming_maintenances] == ["Primary database upgrade"]
+
+
 def test_demo_history_is_the_same_on_every_run():
     ids = {"REST API": 1, "Dublin": 2}
     at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

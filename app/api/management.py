@@ -260,8 +260,8 @@ async def openapi() -> JSONResponse:
     global _schema
     if _schema is None:
         _schema = get_openapi(
-            title="Beacon management API", version=VERSION, routes=router.routes,
-            description="Manage status pages and components with an API key "
+            title="Beacon management API", version=VERSION, routes=[*router.routes, *_incident_routes()],
+            description="Manage status pages, components, incidents and maintenance with an API key "
                         "(`Authorization: Bearer <key>` or `Auth: <key>`). Errors are `application/problem+json`.")
         _label_problems(_schema)
     return JSONResponse(_schema)
@@ -283,6 +283,15 @@ async def docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="Beacon management API")
 
 
+def _incident_routes() -> list[Any]:
+    from app.api import incidents
+
+    return list(incidents.router.routes)
+
+
 def include(app: FastAPI) -> None:
     """Add the management API to the outer app (before NiceGUI is mounted at "/")."""
+    from app.api import incidents
+
     app.include_router(router)
+    app.include_router(incidents.router)

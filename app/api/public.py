@@ -1,5 +1,6 @@
-"""Public, cookie-free routes served from snapshots: the status page fast path with live updates (SSE),
-the Statuspage-compatible JSON, and the health check. None of them touch the database except /healthz."""
+"""Public, cookie-free routes served from snapshots: the status page fast path with live updates (SSE), the
+incident, maintenance and history pages, the Statuspage-compatible JSON, and the health check. Only /healthz and
+what lies outside a snapshot (old incidents, the history) read the database, and those answers are cached."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 import gzip
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -15,10 +18,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from app import html
+from app import history, html
 from app.api import statuspage
 from app.runtime import state
-from app.snapshot import PageSnapshot, store
+from app.snapshot import IncidentView, MaintenanceView, PageSnapshot, fetch_incidents, fetch_maintenances, store
 from storage.db import ping
 
 router = APIRouter()
@@ -86,7 +89,11 @@ def _cached(request: Request, snapshot: PageSnapshot, kind: str, render: Callabl
             media_type: str, extra_headers: dict[str, str] | None = None) -> Response:
     """A body rendered and compressed once per snapshot version — a flood of visitors costs no rendering — with
     an ETag that a revalidating client or CDN gets 304 for."""
-    rendered = store.rendered(snapshot, kind, lambda s: _prepare(render(s)))
+    return _answer(request, store.rendered(snapshot, kind, lambda s: _prepare(render(s))), media_type, extra_headers)
+
+
+def _answer(request: Request, rendered: Rendered, media_type: str,
+            extra_headers: dict[str, str] | None = None) -> Response:
     use_gzip = rendered.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "")
     etag = rendered.gzip_etag if use_gzip else rendered.etag
     headers = {"Cache-Control": PUBLIC_CACHE, "ETag": etag, "Vary": "Accept-Encoding", **(extra_headers or {})}
@@ -174,6 +181,160 @@ async def host_json(request: Request) -> Response:
     if snapshot is None or not snapshot.visible or document not in JSON_DOCUMENTS:
         return JSONResponse({"error": "not found"}, status_code=404)
     return _json(request, snapshot, document, JSON_DOCUMENTS[document])
+
+
+# --- incident, maintenance and history pages --------------------------------------------------------------------
+HTML = "text/html; charset=utf-8"
+# Ids are 32-bit integers on PostgreSQL: a longer number is no id, and must not reach the database as one.
+MAX_ID = 2**31 - 1
+SUBPAGE_CACHE_SIZE = 512
+# What these pages read from the database may change without a new snapshot version (an old incident's write-up
+# published, say): a rendered page is used for this long at most.
+SUBPAGE_TTL_SECONDS = 30.0
+
+
+class RenderCache:
+    """Rendered pages by key, least recently used first out once ``size`` are kept, each for ``ttl`` seconds at
+    most, so that a crawler walking every id and page number cannot grow memory without limit. Concurrent
+    requests for one key share one render (a flood on a new incident reads the database once)."""
+
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size, self.ttl, self.clock = size, ttl, clock
+        self._entries: OrderedDict[Hashable, tuple[float, asyncio.Task[Rendered | None]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered | None]]) -> Rendered | None:
+        entry = self._entries.get(key)
+        now = self.clock()
+        if entry is None or now - entry[0] > self.ttl or (entry[1].done() and entry[1].cancelled()):
+            task = asyncio.ensure_future(render())
+            entry = (now, task)
+            self._entries[key] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        try:
+            # shielded: a visitor who leaves must not cancel the render that others wait for
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if self._entries.get(key) is entry:  # a failure is not cached
+                del self._entries[key]
+            raise
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+subpages = RenderCache(SUBPAGE_CACHE_SIZE, SUBPAGE_TTL_SECONDS)
+
+
+def _subpage_key(snapshot: PageSnapshot, *parts: Hashable) -> tuple[Hashable, ...]:
+    return (snapshot.page.id, snapshot.version, snapshot.built_at, *parts)
+
+
+def _id(raw: str | None) -> int | None:
+    """A positive id from a path or query, or None for anything else."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
+async def _incident(snapshot: PageSnapshot, incident_id: int) -> IncidentView | None:
+    """From the snapshot while it holds the incident (open or recent), else from the database."""
+    from storage.models import Incident
+
+    found = next((i for i in snapshot.incidents if i.id == incident_id), None)
+    if found is None:
+        found = next(iter(await fetch_incidents(Incident.filter(id=incident_id, page_id=snapshot.page.id))), None)
+    return found
+
+
+async def _maintenance(snapshot: PageSnapshot, maintenance_id: int) -> MaintenanceView | None:
+    from storage.models import Maintenance
+
+    found = next((m for m in snapshot.maintenances if m.id == maintenance_id), None)
+    if found is None:
+        found = next(iter(await fetch_maintenances(
+            Maintenance.filter(id=maintenance_id, page_id=snapshot.page.id))), None)
+    return found
+
+
+@_fast("/status/{slug}/incidents/{id}")
+async def incident_page(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    snapshot = _visible(slug)
+    if snapshot is None:
+        return _hidden(request, slug)
+    incident_id = _id(request.path_params["id"])
+    if incident_id is None:
+        return _not_found()
+
+    async def render() -> Rendered | None:
+        incident = await _incident(snapshot, incident_id)
+        return _prepare(html.incident_page(snapshot, incident).encode()) if incident else None
+
+    rendered = await subpages.get(_subpage_key(snapshot, "incident", incident_id), render)
+    return _answer(request, rendered, HTML) if rendered else _not_found()
+
+
+@_fast("/status/{slug}/maintenance/{id}")
+async def maintenance_page(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    snapshot = _visible(slug)
+    if snapshot is None:
+        return _hidden(request, slug)
+    maintenance_id = _id(request.path_params["id"])
+    if maintenance_id is None:
+        return _not_found()
+
+    async def render() -> Rendered | None:
+        maintenance = await _maintenance(snapshot, maintenance_id)
+        return _prepare(html.maintenance_page(snapshot, maintenance).encode()) if maintenance else None
+
+    rendered = await subpages.get(_subpage_key(snapshot, "maintenance", maintenance_id), render)
+    return _answer(request, rendered, HTML) if rendered else _not_found()
+
+
+# A page number this long is past the end of any history; it is not parsed further.
+BEYOND_ANY_HISTORY = 10**9
+
+
+def _page_number(raw: str | None) -> int:
+    """``?page=``: a positive number; anything that is not one means the first page."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return 1
+    return BEYOND_ANY_HISTORY if len(raw) > 9 else max(int(raw), 1)
+
+
+@_fast("/status/{slug}/history")
+async def history_page(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    snapshot = _visible(slug)
+    if snapshot is None:
+        return _hidden(request, slug)
+    number = _page_number(request.query_params.get("page"))
+    raw_component = request.query_params.get("component") or None
+    component_id = _id(raw_component)
+    known = component_id is not None and component_id in snapshot.component_names
+    component = str(component_id) if known else None
+
+    async def render() -> Rendered:
+        if raw_component and not known:  # nothing to read: the filter names no component of this page
+            result = history.HistoryPage(history.Pagination(1, 0), ())
+            body = html.history_page(snapshot, result, problem="There is no such component on this page.")
+        else:
+            result = await history.load(snapshot.page.id, number, component_id=component_id if known else None)
+            body = html.history_page(snapshot, result, component=component)
+        return _prepare(body.encode())
+
+    key = _subpage_key(snapshot, "history", number if not raw_component or known else 1,
+                       component if known else ("unknown" if raw_component else None))
+    rendered = await subpages.get(key, render)
+    return _answer(request, rendered, HTML) if rendered else _not_found()
 
 
 def _body(snapshot: PageSnapshot) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.enums import MaintenanceState
 from app.snapshot import ComponentView, GroupView, IncidentView, MaintenanceView, PageSnapshot, UpdateView
 
 # Statuspage lists at most this many incidents or maintenances in its list documents.
@@ -72,7 +73,9 @@ def _components_of(s: PageSnapshot, ids: tuple[int, ...]) -> list[dict[str, Any]
 
 def incident(s: PageSnapshot, i: IncidentView) -> dict[str, Any]:
     return {
-        "id": str(i.id), "name": i.name, "status": i.status.statuspage, "impact": i.impact.statuspage,
+        # Statuspage moves a resolved incident to "postmortem" once its write-up is published
+        "id": str(i.id), "name": i.name, "status": "postmortem" if i.postmortem else i.status.statuspage,
+        "impact": i.impact.statuspage,
         "created_at": _time(i.created_at), "updated_at": _time(i.updated_at), "monitoring_at": _time(i.monitoring_at),
         "resolved_at": _time(i.resolved_at), "started_at": _time(i.started_at), "shortlink": s.incident_url(i.id),
         "page_id": str(s.page.id), "incident_updates": [_update(s, i.id, u) for u in i.updates],
@@ -80,17 +83,33 @@ def incident(s: PageSnapshot, i: IncidentView) -> dict[str, Any]:
     }
 
 
+def maintenance_url(s: PageSnapshot, maintenance_id: int) -> str:
+    """The absolute address of a maintenance's page, next to the page's incident pages."""
+    incident_url = s.incident_url(maintenance_id)
+    return incident_url.removesuffix(f"/incidents/{maintenance_id}") + f"/maintenance/{maintenance_id}"
+
+
+def _maintenance_updates(m: MaintenanceView) -> list[dict[str, Any]]:
+    """Its updates, newest first, with the description it was scheduled with as the oldest one (Statuspage posts
+    the description as a maintenance's first, "scheduled" update)."""
+    updates = [{"id": str(u.id), "status": u.state.statuspage, "body": u.body, "incident_id": str(m.id),
+                "created_at": _time(u.created_at), "updated_at": _time(u.updated_at),
+                "display_at": _time(u.display_at), "affected_components": []} for u in m.updates]
+    if m.body and not (m.updates and m.updates[-1].body == m.body):
+        updates.append({"id": f"maintenance-{m.id}", "status": MaintenanceState.SCHEDULED.statuspage, "body": m.body,
+                        "incident_id": str(m.id), "created_at": _time(m.created_at),
+                        "updated_at": _time(m.updated_at), "display_at": _time(m.created_at),
+                        "affected_components": []})
+    return updates
+
+
 def maintenance(s: PageSnapshot, m: MaintenanceView) -> dict[str, Any]:
-    """A maintenance as Statuspage shows one: an incident with impact "maintenance" and a window. Until
-    maintenance has updates of its own (issue 4), its description is its one update."""
-    update = {"id": f"maintenance-{m.id}", "status": m.state.statuspage, "body": m.body, "incident_id": str(m.id),
-              "created_at": _time(m.created_at), "updated_at": _time(m.updated_at), "display_at": _time(m.created_at),
-              "affected_components": []}
+    """A maintenance as Statuspage shows one: an incident with impact "maintenance" and a window."""
     return {
         "id": str(m.id), "name": m.name, "status": m.state.statuspage, "impact": "maintenance",
         "created_at": _time(m.created_at), "updated_at": _time(m.updated_at), "monitoring_at": None,
         "resolved_at": _time(m.completed_at), "started_at": _time(m.started_at or m.scheduled_for),
-        "shortlink": s.url, "page_id": str(s.page.id), "incident_updates": [update] if m.body else [],
+        "shortlink": maintenance_url(s, m.id), "page_id": str(s.page.id), "incident_updates": _maintenance_updates(m),
         "components": _components_of(s, m.component_ids),
         "scheduled_for": _time(m.scheduled_for), "scheduled_until": _time(m.scheduled_until),
     }

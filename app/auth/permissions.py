@@ -19,6 +19,13 @@ PERMISSIONS: dict[str, Role] = {
     "component.set_status": Role.MEMBER,
     "component.delete": Role.ADMIN,
     "component.place": Role.MEMBER,  # show an existing component on one more page, or no longer on one
+    "incident.create": Role.MEMBER,
+    "incident.update": Role.MEMBER,  # post an update, resolve, pin, rename, write the postmortem
+    "incident.delete": Role.ADMIN,
+    "template.manage": Role.MEMBER,  # incident templates
+    "maintenance.create": Role.MEMBER,
+    "maintenance.update": Role.MEMBER,  # post an update, start early, extend, complete early
+    "maintenance.cancel": Role.MEMBER,
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
     "apikey.create": Role.MEMBER,

@@ -25,11 +25,26 @@ def _fields(component: Component) -> dict[str, Any]:
 def parse_status(value: Any, field: str = "status") -> ComponentStatus:
     if isinstance(value, ComponentStatus):
         return value
+    text = str(value).strip()
+    by_statuspage_name = {s.statuspage: s for s in ComponentStatus}  # clients written for Statuspage
+    if text.lower() in by_statuspage_name:
+        return by_statuspage_name[text.lower()]
     try:
-        return ComponentStatus(str(value).upper())
+        return ComponentStatus(text.upper())
     except ValueError:
         allowed = ", ".join(s.value for s in ComponentStatus)
         raise Invalid({field: f"Unknown status '{value}'; use one of {allowed}."}) from None
+
+
+async def placement_problems(conn: Any, page_id: int, component_ids: list[int]) -> list[str]:
+    """What is wrong with naming these components for something on a page: unknown ids, or not on that page."""
+    if not component_ids:
+        return []
+    existing = set(await Component.filter(id__in=component_ids).using_db(conn).values_list("id", flat=True))
+    placed = set(await Placement.filter(page_id=page_id, component_id__in=component_ids).using_db(conn)
+                 .values_list("component_id", flat=True))
+    return [f"No component with id {cid}." if cid not in existing else f"Component {cid} is not on this status page."
+            for cid in component_ids if cid not in placed]
 
 
 async def page_ids_of(component_id: int, conn: Any = None) -> set[int]:

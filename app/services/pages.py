@@ -339,6 +339,18 @@ async def find_page(ref: str | int) -> StatusPage:
     return page
 
 
+async def page_field(conn: Any, ref: Any) -> StatusPage:
+    """The page an input field names by id or slug, inside ``conn``'s transaction; Invalid({"page": ...}) if none."""
+    page = None
+    if (page_id := row_id(ref)) is not None:
+        page = await StatusPage.filter(id=page_id).using_db(conn).first()
+    if page is None and isinstance(ref, str) and ref.strip():
+        page = await StatusPage.filter(slug=ref.strip()).using_db(conn).first()
+    if page is None:
+        raise Invalid({"page": f"No status page '{ref}'."})
+    return page
+
+
 async def list_pages() -> list[StatusPage]:
     return await StatusPage.all().order_by("id")
 

@@ -18,7 +18,8 @@ from app.services.errors import Forbidden
 
 def authorize(actor: Actor, action: str) -> None:
     if not allowed(actor.role, action):
-        raise Forbidden(f"{action} needs the {required_role(action).name} role or higher")
+        raise Forbidden(f"This needs the {required_role(action).name} role or higher ({action}); "
+                        f"your role is {actor.role.name}.")
 
 
 @dataclass

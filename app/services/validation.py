@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RESERVED_SLUGS = frozenset({
     "admin", "api", "status", "login", "logout", "setup", "static", "badge", "metrics", "healthz",
@@ -70,3 +72,23 @@ def domain_problem(value: str | None) -> str | None:
 
 def collect(**problems: str | None) -> dict[str, str]:
     return {field: message for field, message in problems.items() if message}
+
+
+def to_moment(value: object, zone: str = "UTC") -> datetime | None:
+    """An aware datetime from a datetime or ISO 8601 text; a time without offset is read in ``zone`` (the page's
+    time zone, as the people typing it think). None when ``value`` names no moment."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        try:
+            moment = moment.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

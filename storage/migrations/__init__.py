@@ -35,9 +35,19 @@ def _add_columns(table: str, columns: list[tuple[str, str, str]]) -> Callable[[o
         for name, sql_type, default in columns:
             if sql_type == "BOOL" and dialect == "sqlite":  # tortoise stores booleans as INT on SQLite
                 sql_type, default = "INT", {"TRUE": "1", "FALSE": "0"}.get(default, default)
+            # the column types tortoise itself gives these fields on each database
+            sql_type = {("JSON", "postgres"): "JSONB", ("TIMESTAMPTZ", "sqlite"): "TIMESTAMP"}.get(
+                (sql_type, dialect), sql_type)
             not_null = "" if default == "NULL" else " NOT NULL"
             await conn.execute_script(  # type: ignore[attr-defined]
                 f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}{not_null} DEFAULT {default}')
+    return apply
+
+
+def _then(*steps: Callable[[object, str], Awaitable[None]]) -> Callable[[object, str], Awaitable[None]]:
+    async def apply(conn: object, dialect: str) -> None:
+        for step in steps:
+            await step(conn, dialect)
     return apply
 
 
@@ -52,6 +62,15 @@ MIGRATIONS: list[Migration] = [
         ("incident_history_days", "INT", "14"),
     ])),
     Migration(3, "daily uptime rollups", _create_missing_tables),
+    Migration(4, "maintenance recurrence, reminders and updates; incident templates", _then(
+        _add_columns("maintenances", [
+            ("backfilled", "BOOL", "FALSE"),
+            ("recurrence", "JSON", "NULL"),
+            ("series_id", "INT", "NULL"),
+            ("remind_minutes", "INT", "60"),
+            ("reminded_at", "TIMESTAMPTZ", "NULL"),
+        ]),
+        _create_missing_tables)),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

@@ -1,8 +1,8 @@
 """ORM models, one module per aggregate. Only ``app.services`` writes them."""
 
 from storage.models.audit import AuditEntryRow, AuditHead
-from storage.models.incidents import Incident, IncidentComponent, IncidentUpdate
-from storage.models.maintenance import Maintenance, MaintenanceComponent
+from storage.models.incidents import Incident, IncidentComponent, IncidentTemplate, IncidentUpdate
+from storage.models.maintenance import Maintenance, MaintenanceComponent, MaintenanceUpdate
 from storage.models.meta import SchemaVersion
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
 from storage.models.uptime import DailyUptime
@@ -28,9 +28,11 @@ __all__ = [
     "DailyUptime",
     "Incident",
     "IncidentComponent",
+    "IncidentTemplate",
     "IncidentUpdate",
     "Maintenance",
     "MaintenanceComponent",
+    "MaintenanceUpdate",
     "Placement",
     "SchemaVersion",
     "StatusPage",

@@ -53,3 +53,19 @@ class IncidentComponent(Model):
     class Meta:
         table = "incident_components"
         unique_together = (("incident", "component"),)
+
+
+class IncidentTemplate(Model):
+    """A prepared incident: picking it prefills the composer."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    title = fields.CharField(max_length=300)
+    body = fields.TextField(default="")
+    impact = fields.CharEnumField(IncidentImpact, max_length=20, default=IncidentImpact.MINOR)
+    components = fields.JSONField(default=dict)  # {component id (str): STATUS}
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "incident_templates"

@@ -15,6 +15,13 @@ class Maintenance(Model):
     scheduled_until = fields.DatetimeField()
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
+    backfilled = fields.BooleanField(default=False)
+    # {"kind": "weekly", "days": [0..6], "time": "HH:MM"} or {"kind": "cron", "expression": "m h dom mon dow"},
+    # read in ``time_zone``; each occurrence is its own row, the next one created when one completes
+    recurrence = fields.JSONField(null=True)
+    series_id = fields.IntField(null=True)  # the first occurrence's id, shared by every occurrence
+    remind_minutes = fields.IntField(default=60)  # the reminder event fires this long before the start
+    reminded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -30,3 +37,20 @@ class MaintenanceComponent(Model):
     class Meta:
         table = "maintenance_components"
         unique_together = (("maintenance", "component"),)
+
+
+class MaintenanceUpdate(Model):
+    """A note on the maintenance's timeline, with the state it was in when posted."""
+
+    id = fields.IntField(primary_key=True)
+    maintenance = fields.ForeignKeyField("models.Maintenance", related_name="updates", on_delete=fields.CASCADE)
+    state = fields.CharEnumField(MaintenanceState, max_length=20)
+    body = fields.TextField(default="")
+    author = fields.ForeignKeyField("models.User", related_name="maintenance_updates", null=True,
+                                    on_delete=fields.SET_NULL)
+    display_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "maintenance_updates"

@@ -5,75 +5,9 @@ Tested on a FastAPI app built here from the routers (PITFALLS.md); the runtime i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-
-import httpx
-import pytest
-from fastapi import FastAPI
-
-from app.api import management, problems, public
-from app.auth import Actor
-from app.services import users
 from storage.models import AuditEntryRow, Component, StatusPage
+from tests.api.management_client import PROBLEM, Api, create_acme, create_component, field_errors
 from tests.conftest import settle
-
-PROBLEM = "application/problem+json"
-
-
-@dataclass
-class Api:
-    http: httpx.AsyncClient
-    admin_key: str
-    read_only_key: str
-
-    def as_admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_key}"}
-
-    def as_reader(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.read_only_key}"}
-
-    async def post(self, path: str, body: dict, headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.http.post(path, json=body, headers=headers if headers is not None else self.as_admin())
-
-    async def patch(self, path: str, body: dict, headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.http.patch(path, json=body, headers=headers if headers is not None else self.as_admin())
-
-    async def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.http.get(path, headers=headers if headers is not None else self.as_admin())
-
-
-@pytest.fixture
-async def api(beacon_sqlite) -> AsyncIterator[Api]:
-    owner = await users.create_first_owner(email="owner@example.com", password="correct horse")
-    _, admin_key = await users.create_api_key(Actor.system(), email=owner.email, name="deploy bot")
-    _, read_only_key = await users.create_api_key(Actor.system(), email=owner.email, name="dashboard",
-                                                  role="READ_ONLY")
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(public.router)
-    management.include(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield Api(http, admin_key, read_only_key)
-
-
-async def _acme(api: Api) -> dict:
-    response = await api.post("/api/v1/pages", {"title": "Acme Cloud", "slug": "acme"})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def _component(api: Api, **body) -> dict:
-    response = await api.post("/api/v1/components", {"name": "API", "pages": ["acme"], **body})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _field_errors(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == PROBLEM
-    return response.json()["errors"]
-
 
 # --- pages ------------------------------------------------------------------------------------------------------
 
@@ -91,7 +25,7 @@ async def test_creating_a_page_answers_201_with_its_id_and_slug(api: Api):
 
 
 async def test_a_page_can_be_read_back_by_id_or_slug_and_is_listed(api: Api):
-    created = await _acme(api)
+    created = await create_acme(api)
 
     by_id = await api.get(f"/api/v1/pages/{created['id']}")
     by_slug = await api.get("/api/v1/pages/acme")
@@ -102,24 +36,24 @@ async def test_a_page_can_be_read_back_by_id_or_slug_and_is_listed(api: Api):
 
 
 async def test_a_used_slug_is_refused_with_a_slug_error(api: Api):
-    await _acme(api)
+    await create_acme(api)
 
     response = await api.post("/api/v1/pages", {"title": "Other", "slug": "acme"})
 
-    assert "already used" in _field_errors(response)["slug"]
+    assert "already used" in field_errors(response)["slug"]
 
 
 async def test_a_slug_with_spaces_is_refused(api: Api):
     response = await api.post("/api/v1/pages", {"title": "Acme", "slug": "acme cloud"})
 
-    assert "spaces" in _field_errors(response)["slug"]
+    assert "spaces" in field_errors(response)["slug"]
     assert not await StatusPage.exists()
 
 
 async def test_missing_and_misspelt_fields_are_named(api: Api):
     response = await api.post("/api/v1/pages", {"slug": "acme", "titel": "Acme"})
 
-    errors = _field_errors(response)
+    errors = field_errors(response)
     assert set(errors) == {"title", "titel"}
 
 
@@ -127,7 +61,7 @@ async def test_a_body_that_is_not_json_is_a_422_not_a_crash(api: Api):
     response = await api.http.post("/api/v1/pages", content=b"{nope", headers={
         **api.as_admin(), "content-type": "application/json"})
 
-    assert _field_errors(response) == {"body": "The body is not valid JSON."}
+    assert field_errors(response) == {"body": "The body is not valid JSON."}
 
 
 async def test_unknown_page_is_404(api: Api):
@@ -140,7 +74,7 @@ async def test_unknown_page_is_404(api: Api):
 # --- components -------------------------------------------------------------------------------------------------
 
 async def test_a_component_is_created_on_a_page_named_by_slug(api: Api):
-    page = await _acme(api)
+    page = await create_acme(api)
 
     response = await api.post("/api/v1/components", {"name": "API", "pages": ["acme"], "status": "DEGRADED"})
 
@@ -154,7 +88,7 @@ async def test_a_component_is_created_on_a_page_named_by_slug(api: Api):
 
 
 async def test_a_component_is_created_on_a_page_named_by_id(api: Api):
-    page = await _acme(api)
+    page = await create_acme(api)
 
     response = await api.post("/api/v1/components", {"name": "API", "pages": [int(page["id"])]})
 
@@ -163,41 +97,41 @@ async def test_a_component_is_created_on_a_page_named_by_id(api: Api):
 
 
 async def test_a_blank_component_name_is_refused(api: Api):
-    await _acme(api)
+    await create_acme(api)
 
     response = await api.post("/api/v1/components", {"name": "   ", "pages": ["acme"]})
 
-    assert "name" in _field_errors(response)
+    assert "name" in field_errors(response)
     assert not await Component.exists()
 
 
 async def test_an_unknown_status_value_is_refused(api: Api):
-    await _acme(api)
+    await create_acme(api)
 
     response = await api.post("/api/v1/components", {"name": "API", "pages": ["acme"], "status": "BROKEN"})
 
-    assert "MAJOR_OUTAGE" in _field_errors(response)["status"]
+    assert "MAJOR_OUTAGE" in field_errors(response)["status"]
 
 
 async def test_an_unknown_page_is_a_field_error(api: Api):
     response = await api.post("/api/v1/components", {"name": "API", "pages": ["nope"]})
 
-    assert "nope" in _field_errors(response)["pages"]
+    assert "nope" in field_errors(response)["pages"]
     assert not await Component.exists()
 
 
 async def test_a_javascript_link_is_refused(api: Api):
-    await _acme(api)
+    await create_acme(api)
 
     response = await api.post("/api/v1/components", {"name": "API", "pages": ["acme"],
                                                       "link": "javascript:alert(1)"})
 
-    assert _field_errors(response)["link"] == "Use an http:// or https:// address, or leave it empty."
+    assert field_errors(response)["link"] == "Use an http:// or https:// address, or leave it empty."
 
 
 async def test_patching_the_status_shows_on_the_public_summary(api: Api):
-    await _acme(api)
-    component = await _component(api)
+    await create_acme(api)
+    component = await create_component(api)
 
     response = await api.patch(f"/api/v1/components/{component['id']}", {"status": "MAJOR_OUTAGE"})
     await settle()
@@ -210,8 +144,8 @@ async def test_patching_the_status_shows_on_the_public_summary(api: Api):
 
 
 async def test_statuspage_spellings_of_a_status_are_accepted(api: Api):
-    await _acme(api)
-    component = await _component(api)
+    await create_acme(api)
+    component = await create_component(api)
 
     response = await api.patch(f"/api/v1/components/{component['id']}", {"status": "degraded_performance"})
 
@@ -219,20 +153,20 @@ async def test_statuspage_spellings_of_a_status_are_accepted(api: Api):
 
 
 async def test_patching_with_a_bad_status_or_null_name_changes_nothing(api: Api):
-    await _acme(api)
-    component = await _component(api)
+    await create_acme(api)
+    component = await create_component(api)
 
     bad_status = await api.patch(f"/api/v1/components/{component['id']}", {"status": "down"})
     null_name = await api.patch(f"/api/v1/components/{component['id']}", {"name": None})
 
-    assert "status" in _field_errors(bad_status)
-    assert "name" in _field_errors(null_name)
+    assert "status" in field_errors(bad_status)
+    assert "name" in field_errors(null_name)
     assert (await api.get(f"/api/v1/components/{component['id']}")).json() == component
 
 
 async def test_a_component_can_be_read_listed_and_deleted(api: Api):
-    await _acme(api)
-    component = await _component(api)
+    await create_acme(api)
+    component = await create_component(api)
 
     read = await api.get(f"/api/v1/components/{component['id']}")
     listed = await api.get("/api/v1/components?page=acme")
@@ -284,8 +218,8 @@ async def test_the_up_style_auth_header_works(api: Api):
 
 
 async def test_a_read_only_key_may_read_but_not_write(api: Api):
-    await _acme(api)
-    component = await _component(api)
+    await create_acme(api)
+    component = await create_component(api)
 
     listed = await api.get("/api/v1/pages", headers=api.as_reader())
     new_page = await api.post("/api/v1/pages", {"title": "Other", "slug": "other"}, headers=api.as_reader())
@@ -301,7 +235,7 @@ async def test_a_read_only_key_may_read_but_not_write(api: Api):
 
 
 async def test_a_page_created_through_the_api_is_audited_as_the_key(api: Api):
-    page = await _acme(api)
+    page = await create_acme(api)
 
     entry = await AuditEntryRow.filter(action="page.create", entity_id=page["id"]).first()
 

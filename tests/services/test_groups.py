@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from app import events
 from app.auth import Actor
 from app.enums import ComponentStatus, Role
-from app.events import bus
 from app.services import components, groups, pages
 from app.services.errors import Forbidden, Invalid
 from app.snapshot import GroupView, PageSnapshot, store
@@ -75,21 +73,6 @@ async def acme() -> dict[str, int]:
 
 ACME = ["Website", ("API", ["REST", "Search"]),
         ("Regions", ["US", ("Europe", ["Frankfurt", ("Germany", ["Berlin"])])]), "Billing"]
-
-
-@pytest.fixture
-async def recorded():
-    """Every event published while the test runs."""
-    seen: list[events.Event] = []
-
-    async def record(event: events.Event) -> None:
-        seen.append(event)
-
-    bus.subscribe(record)
-    try:
-        yield seen
-    finally:
-        bus.unsubscribe(record)
 
 
 async def test_new_groups_and_components_go_last_on_their_own_level(beacon, acme):
@@ -302,23 +285,23 @@ async def test_a_component_can_be_taken_off_one_page_and_stays_on_the_others(bea
         await groups.remove_from_page(OWNER, acme["REST"], acme["page"])
 
 
-async def test_dropping_an_item_where_it_already_is_writes_nothing(beacon, acme, recorded):
+async def test_dropping_an_item_where_it_already_is_writes_nothing(beacon, acme, published):
     before = await AuditEntryRow.all().count()
-    recorded.clear()
+    published.clear()
 
     await groups.move(OWNER, acme["page"], "group", acme["API"], None, 1)
     await groups.move(OWNER, acme["page"], "component", acme["Billing"], None, 10)  # already last
     await settle()
 
     assert await AuditEntryRow.all().count() == before
-    assert recorded == []
+    assert published == []
 
 
-async def test_a_read_only_user_can_change_nothing_and_nothing_is_written(beacon, acme, recorded):
+async def test_a_read_only_user_can_change_nothing_and_nothing_is_written(beacon, acme, published):
     other = await pages.create_page(OWNER, title="Other", slug="other")
     await settle()
     before = await AuditEntryRow.all().count()
-    recorded.clear()
+    published.clear()
     attempts = [
         groups.create_group(READ_ONLY, acme["page"], "Sneaky"),
         groups.rename_group(READ_ONLY, acme["API"], "Sneaky"),
@@ -337,13 +320,13 @@ async def test_a_read_only_user_can_change_nothing_and_nothing_is_written(beacon
     assert await page_outline("acme") == ACME
     assert await page_outline("other") == []
     assert await AuditEntryRow.all().count() == before
-    assert recorded == []
+    assert published == []
 
 
-async def test_each_change_writes_one_audit_entry_and_one_event_for_its_page(beacon, acme, recorded):
+async def test_each_change_writes_one_audit_entry_and_one_event_for_its_page(beacon, acme, published):
     other = await pages.create_page(OWNER, title="Other", slug="other")
     await settle()
-    recorded.clear()
+    published.clear()
     calls = [
         ("group.create", lambda: groups.create_group(OWNER, acme["page"], "Storage", acme["Regions"])),
         ("group.update", lambda: groups.rename_group(OWNER, acme["API"], "Public API")),
@@ -364,8 +347,8 @@ async def test_each_change_writes_one_audit_entry_and_one_event_for_its_page(bea
             assert set(entries[0].changes) >= {"parent_group_id", "position"}
             assert entries[0].changes["parent_group_id"]["old"] != entries[0].changes["parent_group_id"]["new"]
         page_id = other.id if action == "component.place" else acme["page"]
-        assert [e.page_ids for e in recorded] == [frozenset({page_id})], action
-        recorded.clear()
+        assert [e.page_ids for e in published] == [frozenset({page_id})], action
+        published.clear()
 
     assert await page_outline("acme") == [
         ("Germany", ["Berlin"]), ("Public API", ["REST", "Search", "Website"]),
