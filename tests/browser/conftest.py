@@ -8,6 +8,7 @@ file that is attached to the report of a failing test.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -51,6 +52,34 @@ def sign_in(admin: Page, server: BeaconServer) -> None:
     admin.get_by_label("Password").fill(server.owner_password)
     admin.get_by_role("button", name="Sign in").click()
     expect(admin.get_by_text("Status pages", exact=True)).to_be_visible()
+
+
+# The demo's last write (app/demo.py): once the public page shows it, the server has reloaded everything the CLI
+# wrote, and no later reload will change the page under a test.
+DEMO_LAST_WRITE = "Primary database upgrade"
+
+
+def load_demo(server: BeaconServer) -> int:
+    """``python main.py demo`` on the server's data folder while it runs, as an operator would; returns the page's
+    id once the running server shows all of it (it notices other processes' writes within seconds, possibly
+    half-way through them)."""
+    env = _server_environment(server.data_dir, 0, server.owner_email, server.owner_password)
+    done = subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    found = re.search(r"\(id (\d+)\)", done.stdout)
+    assert found, done.stdout + done.stderr
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/status/demo", timeout=1) as response:
+                body = response.read().decode()
+                if body.count('class="component"') >= 30 and "% uptime" in body and DEMO_LAST_WRITE in body:
+                    return int(found.group(1))
+        except urllib.error.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("the demo page did not appear complete on the running server", pytrace=False)
+        time.sleep(0.1)
 
 
 def _free_port() -> int:

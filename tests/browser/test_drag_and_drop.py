@@ -4,17 +4,14 @@ visitor who had the public page open sees the component inside its new group wit
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import REPO_ROOT, BeaconServer, sign_in
+from tests.browser.conftest import REPO_ROOT, BeaconServer, load_demo, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,17 +27,6 @@ OUTLINE_JS = """() => {
     .map(el => el.dataset.groupId ? ['group ' + el.dataset.groupId, build(el)] : 'component ' + el.dataset.componentId);
   return build(null);
 }"""
-
-
-def load_demo(server: BeaconServer) -> int:
-    """``python main.py demo`` on the server's data folder while it runs, as an operator would; the page's id."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BEACON_", "NICEGUI_"))}
-    env["BEACON_DATA_DIR"] = str(server.data_dir)
-    done = subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=True)
-    found = re.search(r"\(id (\d+)\)", done.stdout)
-    assert found, done.stdout + done.stderr
-    return int(found.group(1))
 
 
 def open_when_published(visitor: Page, path: str) -> None:

@@ -6,27 +6,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import REPO_ROOT, BeaconServer, _server_environment
+from tests.browser.conftest import REPO_ROOT, BeaconServer, load_demo
 
 pytestmark = pytest.mark.browser
 
 INCIDENT_SCREENSHOT = REPO_ROOT / "docs" / "incident-page.png"
 HISTORY_SCREENSHOT = REPO_ROOT / "docs" / "history-page.png"
-# the server looks for writes by other processes every 2 s (app/runtime.py)
-RELOAD_DEADLINE_MS = 10_000
-
-
-def _load_demo(server: BeaconServer) -> None:
-    env = _server_environment(server.data_dir, 0, server.owner_email, server.owner_password)
-    subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, capture_output=True, timeout=120,
-                   check=True)
 
 
 def _keep(page: Page, tmp_path: Path, target: Path) -> None:
@@ -36,14 +26,11 @@ def _keep(page: Page, tmp_path: Path, target: Path) -> None:
 
 
 def test_a_visitor_follows_an_incident_and_searches_the_history(beacon_server: BeaconServer, new_page, tmp_path):
-    _load_demo(beacon_server)
+    load_demo(beacon_server)
     visitor = new_page()
     visitor.goto("/status/demo")
     open_incident = visitor.get_by_role("link", name="Elevated errors in Dublin")
-    if not open_incident.count():  # the server had not noticed the demo yet
-        visitor.wait_for_timeout(RELOAD_DEADLINE_MS // 2)
-        visitor.reload()
-    expect(open_incident).to_be_visible(timeout=RELOAD_DEADLINE_MS)
+    expect(open_incident).to_be_visible()
 
     open_incident.click()
     expect(visitor).to_have_url(re.compile(r"/status/demo/incidents/\d+$"))

@@ -4,16 +4,10 @@ reload without the page jumping."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import REPO_ROOT, STARTUP_DEADLINE_SECONDS, BeaconServer, _server_environment
+from tests.browser.conftest import BeaconServer, load_demo
 
 pytestmark = pytest.mark.browser
 
@@ -27,23 +21,8 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__
 @pytest.fixture
 def demo(beacon_server: BeaconServer) -> BeaconServer:
     """The running server with the demo page loaded by the CLI, as a newcomer would do it."""
-    env = _server_environment(beacon_server.data_dir, 0, beacon_server.owner_email, beacon_server.owner_password)
-    subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, check=True, capture_output=True,
-                   timeout=STARTUP_DEADLINE_SECONDS)
-    # The server notices the other process's writes within seconds, possibly half-way through them: wait for the
-    # last thing the demo writes (the uptime history) so that no later reload changes the page under the test.
-    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
-    while True:
-        try:
-            with urllib.request.urlopen(f"{beacon_server.base_url}/status/demo", timeout=1) as response:
-                body = response.read().decode()
-                if response.status == 200 and body.count('class="component"') >= 30 and "% uptime" in body:
-                    return beacon_server
-        except urllib.error.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail("the demo page did not appear on the running server")
-        time.sleep(0.1)
+    load_demo(beacon_server)
+    return beacon_server
 
 
 def group(page: Page, name: str):
