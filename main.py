@@ -22,12 +22,17 @@ FAVICON = "📡"
 def register_pages() -> None:
     """Import every module with a ``@ui.page``. Imported by name, not through an aggregator module: NiceGUI's
     test harness forgets the modules of page functions between tests and this must import them again."""
+    import pages.admin.account  # noqa: F401
+    import pages.admin.api_keys  # noqa: F401
+    import pages.admin.audit  # noqa: F401
     import pages.admin.dashboard  # noqa: F401
     import pages.admin.incidents  # noqa: F401
     import pages.admin.maintenance  # noqa: F401
     import pages.admin.page_editor  # noqa: F401
     import pages.admin.structure  # noqa: F401
+    import pages.admin.teams  # noqa: F401
     import pages.admin.templates  # noqa: F401
+    import pages.admin.users  # noqa: F401
     import pages.auth  # noqa: F401
 
 

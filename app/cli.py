@@ -95,11 +95,11 @@ async def _user_create(email: str, role: str, password: str) -> int:
 
 async def _apikey_create(email: str, role: str | None, name: str) -> int:
     from app.auth import Actor
-    from app.services import users
+    from app.services import apikeys
     from app.services.errors import ServiceError
 
     try:
-        _, plain = await users.create_api_key(Actor.system("cli"), email=email, role=role, name=name)
+        _, plain = await apikeys.create_api_key(Actor.system("cli"), email=email, role=role, name=name)
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from tortoise import connections
 from tortoise.exceptions import OperationalError
 
 from app.auth import Actor
-from app.services import components, pages
+from app.services import components, pages, users
 from storage.db import close_database, dialect, open_database
 from storage.migrations import MIGRATIONS, Migration, SchemaTooNew, applied_versions, migrate
 from storage.models import Component, SchemaVersion, StatusPage
@@ -122,6 +122,8 @@ async def test_a_database_that_beacon_did_not_make_is_refused_untouched(database
 NEW_PAGE_COLUMNS = ["header_color", "logo_file", "favicon_file", "uptime_days", "show_response_times",
                     "incident_history_days"]
 NEW_MAINTENANCE_COLUMNS = ["backfilled", "recurrence", "series_id", "remind_minutes", "reminded_at"]
+NEW_USER_COLUMNS = ["session_epoch", "password_changed_at", "invite_hash", "invite_expires_at", "totp_secret",
+                    "totp_enabled_at", "recovery_codes"]
 
 
 async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_loss(database_url):
@@ -144,6 +146,12 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
             await conn.execute_script(f'ALTER TABLE status_pages DROP COLUMN "{column}"')
         for column in NEW_MAINTENANCE_COLUMNS:
             await conn.execute_script(f'ALTER TABLE maintenances DROP COLUMN "{column}"')
+        await users.create_first_owner(email="owner@example.com", password="correct horse")
+        for column in NEW_USER_COLUMNS:
+            await conn.execute_script(f'ALTER TABLE users DROP COLUMN "{column}"')
+        await conn.execute_script('ALTER TABLE api_keys DROP COLUMN "expires_at"')
+        await conn.execute_script("DROP TABLE login_throttle")
+        await conn.execute_script("DROP TABLE install_settings")
         await conn.execute_script("DROP TABLE uptime_daily")
         await conn.execute_script("DROP TABLE maintenance_updates")
         await conn.execute_script("DROP TABLE incident_templates")
@@ -161,6 +169,8 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         maintenance = await Maintenance.get(name="Upgrade")
         from storage.models import IncidentTemplate, MaintenanceUpdate
         new_tables = (await MaintenanceUpdate.all().count(), await IncidentTemplate.all().count())
+        from storage.models import User
+        owner = await User.get(email="owner@example.com")
     finally:
         await close_database()
 
@@ -173,3 +183,4 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
     assert (maintenance.recurrence, maintenance.remind_minutes, maintenance.backfilled) == (None, 60, False)
     assert maintenance.scheduled_for == datetime(2030, 1, 1, 2, tzinfo=UTC)
     assert new_tables == (0, 0)
+    assert (owner.session_epoch, owner.recovery_codes, owner.totp_enabled_at) == (0, [], None)

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import Actor
-from app.services import users
+from app.services import apikeys
 from app.services.errors import ServiceError
 
 # The audit trail stores these in columns of this size (storage/models/audit.py).
@@ -41,7 +41,7 @@ async def api_actor(request: Request, bearer: HTTPAuthorizationCredentials | Non
     if not key:
         raise Unauthenticated("Send an API key: 'Authorization: Bearer <key>' or 'Auth: <key>'.")
     ip, agent = client_of(request)
-    actor = await users.actor_for_api_key(key, ip=ip, user_agent=agent)
+    actor = await apikeys.actor_for_api_key(key, ip=ip, user_agent=agent)
     if actor is None:
         raise Unauthenticated("The API key is not valid: it is unknown, revoked, or its account is disabled.")
     return actor

@@ -11,7 +11,16 @@ _context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
 # Verified when the e-mail is unknown, so that a wrong e-mail costs as much time as a wrong password.
 _DUMMY_HASH = _context.hash("beacon-dummy-password")
 
-MIN_LENGTH = 8
+MIN_LENGTH = 10
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """The password policy: a message for a person, or None when the password may be used."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters."
+    if email and password.strip().lower() == email.strip().lower():
+        return "The password cannot be your e-mail address."
+    return None
 
 
 async def hash_password(password: str) -> str:

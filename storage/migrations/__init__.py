@@ -71,6 +71,18 @@ MIGRATIONS: list[Migration] = [
             ("reminded_at", "TIMESTAMPTZ", "NULL"),
         ]),
         _create_missing_tables)),
+    Migration(5, "sessions, invitations, two-factor sign-in, key expiry, sign-in throttling", _then(
+        _add_columns("users", [
+            ("session_epoch", "INT", "0"),
+            ("password_changed_at", "TIMESTAMPTZ", "NULL"),
+            ("invite_hash", "VARCHAR(64)", "NULL"),
+            ("invite_expires_at", "TIMESTAMPTZ", "NULL"),
+            ("totp_secret", "VARCHAR(64)", "NULL"),
+            ("totp_enabled_at", "TIMESTAMPTZ", "NULL"),
+            ("recovery_codes", "JSON", "'[]'"),
+        ]),
+        _add_columns("api_keys", [("expires_at", "TIMESTAMPTZ", "NULL")]),
+        _create_missing_tables)),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

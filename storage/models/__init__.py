@@ -6,7 +6,7 @@ from storage.models.maintenance import Maintenance, MaintenanceComponent, Mainte
 from storage.models.meta import SchemaVersion
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
 from storage.models.uptime import DailyUptime
-from storage.models.users import ApiKey, Team, User
+from storage.models.users import ApiKey, InstallSetting, LoginThrottle, Team, User
 
 MODEL_MODULES = [
     "storage.models.audit",
@@ -30,6 +30,8 @@ __all__ = [
     "IncidentComponent",
     "IncidentTemplate",
     "IncidentUpdate",
+    "InstallSetting",
+    "LoginThrottle",
     "Maintenance",
     "MaintenanceComponent",
     "MaintenanceUpdate",

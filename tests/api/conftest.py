@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.api import management, problems, public
 from app.auth import Actor
-from app.services import users
+from app.services import apikeys, users
 from tests.api.management_client import Api
 
 
@@ -19,8 +19,8 @@ async def api(beacon_sqlite) -> AsyncIterator[Api]:
     """The management API (on an app built from the routers, PITFALLS.md) with an owner's admin and read-only
     keys, the runtime started on SQLite."""
     owner = await users.create_first_owner(email="owner@example.com", password="correct horse")
-    _, admin_key = await users.create_api_key(Actor.system(), email=owner.email, name="deploy bot")
-    _, read_only_key = await users.create_api_key(Actor.system(), email=owner.email, name="dashboard",
+    _, admin_key = await apikeys.create_api_key(Actor.system(), email=owner.email, name="deploy bot")
+    _, read_only_key = await apikeys.create_api_key(Actor.system(), email=owner.email, name="dashboard",
                                                   role="READ_ONLY")
     app = FastAPI()
     problems.install(app)

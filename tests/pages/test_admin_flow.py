@@ -88,7 +88,7 @@ async def test_setup_rejects_mismatched_and_short_passwords(user: User):
     user.find("Password").type("short")
     user.find("Repeat password").type("short")
     user.find("Create owner account").click()
-    await user.should_see("Use at least 8 characters.", retries=50)
+    await user.should_see("Use at least 10 characters.", retries=50)
     assert not await users.owner_exists()
 
 

@@ -9,7 +9,7 @@ from passlib.context import CryptContext
 
 from app.auth import Actor, passwords
 from app.enums import Role
-from app.services import users
+from app.services import apikeys, users
 from app.services.errors import Conflict, Forbidden, Invalid
 from storage.models import ApiKey, AuditEntryRow, User
 
@@ -69,23 +69,23 @@ async def test_passwords_are_stored_only_as_argon2_hashes(beacon):
 async def test_an_api_key_is_shown_once_stored_as_sha256_and_acts_with_its_users_role(beacon):
     member = await users.create_user(ADMIN, email="member@example.com", password=PASSWORD, role=Role.MEMBER)
 
-    key, plain = await users.create_api_key(Actor.for_user(member), email="member@example.com", name="ci")
-    acting = await users.actor_for_api_key(plain, ip="192.0.2.1", user_agent="curl/8")
+    key, plain = await apikeys.create_api_key(Actor.for_user(member), email="member@example.com", name="ci")
+    acting = await apikeys.actor_for_api_key(plain, ip="192.0.2.1", user_agent="curl/8")
 
     stored = await ApiKey.get(id=key.id)
     assert stored.key_hash == hashlib.sha256(plain.encode()).hexdigest()
     assert plain not in {stored.key_hash, stored.prefix, stored.name}
     assert acting is not None
     assert (acting.kind, acting.role, acting.user_id, acting.ip) == ("apikey", Role.MEMBER, member.id, "192.0.2.1")
-    assert await users.actor_for_api_key(plain + "x") is None
-    assert await users.actor_for_api_key("") is None
+    assert await apikeys.actor_for_api_key(plain + "x") is None
+    assert await apikeys.actor_for_api_key("") is None
 
 
 async def test_an_api_key_with_a_lower_role_acts_with_that_role(beacon):
     await users.create_user(ADMIN, email="admin2@example.com", password=PASSWORD, role=Role.ADMIN)
 
-    _, plain = await users.create_api_key(ADMIN, email="admin2@example.com", role="READ_ONLY")
-    acting = await users.actor_for_api_key(plain)
+    _, plain = await apikeys.create_api_key(ADMIN, email="admin2@example.com", role="READ_ONLY")
+    acting = await apikeys.actor_for_api_key(plain)
 
     assert acting is not None
     assert acting.role == Role.READ_ONLY
@@ -95,7 +95,7 @@ async def test_an_api_key_cannot_carry_more_than_its_accounts_role(beacon):
     await users.create_user(ADMIN, email="member@example.com", password=PASSWORD, role=Role.MEMBER)
 
     with pytest.raises(Invalid) as refused:
-        await users.create_api_key(ADMIN, email="member@example.com", role=Role.ADMIN)
+        await apikeys.create_api_key(ADMIN, email="member@example.com", role=Role.ADMIN)
 
     assert "role" in refused.value.errors
     assert await ApiKey.all().count() == 0
@@ -144,7 +144,7 @@ async def test_a_member_cannot_create_a_key_for_someone_elses_account(beacon):
     member = Actor(kind="user", id=20, label="member@example.com", role=Role.MEMBER)
 
     with pytest.raises(Forbidden):
-        await users.create_api_key(member, email="victim@example.com")
+        await apikeys.create_api_key(member, email="victim@example.com")
 
     assert await ApiKey.all().count() == 0
 

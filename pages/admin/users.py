@@ -1,0 +1,1 @@
+"""Placeholder: this screen is being built (issue 5)."""
