@@ -1,4 +1,4 @@
-"""Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create, demo."""
+"""Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create, docs roles, demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from collections.abc import Awaitable, Callable
 
 from app import config
 from app.config import Settings
+
+
+def _positive_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of days of 1 or more")
+    return days
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_argument("--email", required=True)
     apikey.add_argument("--role")
     apikey.add_argument("--name", default="")
+    apikey.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
+    docs = sub.add_parser("docs", help="generated documentation", parents=[common])
+    docs.add_argument("action", choices=["roles"], help="write docs/roles.md from the permission table")
+    docs.add_argument("--output", help="write here instead of docs/roles.md")
     sub.add_parser("demo", help="load the demo status page", parents=[common])
     return parser
 
@@ -62,12 +76,9 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[int]])
 async def _audit_verify() -> int:
     from app import audit
 
-    broken = await audit.verify_stored()
-    if broken is None:
-        print("audit chain intact")
-        return 0
-    print(f"audit chain broken at {broken}")
-    return 1
+    intact, sentence = await audit.verdict()
+    print(sentence)
+    return 0 if intact else 1
 
 
 def _read_password() -> str:
@@ -93,17 +104,31 @@ async def _user_create(email: str, role: str, password: str) -> int:
     return 0
 
 
-async def _apikey_create(email: str, role: str | None, name: str) -> int:
+async def _apikey_create(email: str, role: str | None, name: str, expires_days: int | None) -> int:
+    from datetime import UTC, datetime, timedelta
+
     from app.auth import Actor
     from app.services import apikeys
     from app.services.errors import ServiceError
 
+    expires_at = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     try:
-        _, plain = await apikeys.create_api_key(Actor.system("cli"), email=email, role=role, name=name)
+        _, plain = await apikeys.create_api_key(Actor.system("cli"), email=email, role=role, name=name,
+                                                expires_at=expires_at)
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(plain)
+    print(plain)  # the only time the key is shown
+    return 0
+
+
+def _docs_roles(output: str | None) -> int:
+    from pathlib import Path
+
+    from app.auth import roles_doc
+
+    path = roles_doc.write(Path(output)) if output else roles_doc.write()
+    print(f"wrote {path}")
     return 0
 
 
@@ -120,6 +145,8 @@ def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
     command = args.command or "serve"
     logging.basicConfig(level=logging.INFO if command == "serve" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if command == "docs":
+        return _docs_roles(args.output)  # needs neither settings nor a database
     settings = config.use(config.from_environment(argv=argv))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if command == "serve":
@@ -131,7 +158,7 @@ def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
         password = _read_password()
         work = lambda: _user_create(args.email, args.role, password)  # noqa: E731
     elif command == "apikey":
-        work = lambda: _apikey_create(args.email, args.role, args.name)  # noqa: E731
+        work = lambda: _apikey_create(args.email, args.role, args.name, args.expires_days)  # noqa: E731
     else:
         work = _demo
     return asyncio.run(_with_database(settings, work))

@@ -6,12 +6,10 @@ from fastapi import Request
 from nicegui import ui
 
 from app.runtime import state
-from app.services import users
+from app.services import signin, users
 from app.services.errors import ServiceError
 from pages import session
 from pages.theme import card_form, clear_errors, show_errors
-
-WRONG_CREDENTIALS = "The e-mail or password is not correct."
 
 
 @ui.page("/setup")
@@ -54,7 +52,7 @@ async def setup_page(request: Request) -> None:
 
 
 @ui.page("/login")
-async def login_page() -> None:
+async def login_page(request: Request) -> None:
     if not await users.owner_exists():
         ui.navigate.to("/setup")
         return
@@ -62,24 +60,55 @@ async def login_page() -> None:
         ui.navigate.to("/admin")
         return
     ui.page_title("Sign in · Beacon")
+    ip, agent = session.client_address(request)
     with card_form("Sign in to Beacon"):
-        email = ui.input("E-mail").props("type=email autocomplete=username outlined").classes("w-full")
-        password = ui.input("Password", password=True).props("autocomplete=current-password outlined") \
-            .classes("w-full")
-        message = ui.label(WRONG_CREDENTIALS).classes("text-negative text-sm")
+        with ui.column().classes("w-full gap-4") as first_step:
+            email = ui.input("E-mail").props("type=email autocomplete=username outlined").classes("w-full")
+            password = ui.input("Password", password=True).props("autocomplete=current-password outlined") \
+                .classes("w-full")
+        with ui.column().classes("w-full gap-4") as second_step:
+            ui.label("Enter the 6-digit code from your authenticator app, or one of your recovery codes.") \
+                .classes("text-sm text-slate-600")
+            code = ui.input("Code").props("autocomplete=one-time-code inputmode=numeric outlined").classes("w-full")
+        second_step.set_visibility(False)
+        message = ui.label().classes("text-negative text-sm")
         message.set_visibility(False)
 
-        async def try_login() -> None:
-            user = await users.authenticate(email.value, password.value)
-            if user is None:
-                message.set_visibility(True)
-                password.set_value("")
-                return
-            session.sign_in(user)
-            ui.navigate.to("/admin")
+        def refuse(text: str) -> None:
+            message.set_text(text)
+            message.set_visibility(True)
 
-        ui.button("Sign in", on_click=try_login).classes("w-full")
+        async def try_login() -> None:
+            message.set_visibility(False)
+            asking_code = second_step.visible
+            result = await signin.sign_in(email.value, password.value, ip=ip, user_agent=agent,
+                                          totp_code=code.value if asking_code else None)
+            if result.needs_second_factor:
+                first_step.set_visibility(False)
+                second_step.set_visibility(True)
+                button.set_text("Verify")
+                return
+            if not result.ok:
+                if asking_code and not result.throttled:
+                    code.set_value("")
+                else:
+                    _back_to_first_step()
+                # the page has always said it this way; the words are the service's when throttled
+                refuse(result.message)
+                return
+            session.sign_in(result.user)
+            ui.navigate.to(session.ACCOUNT_PAGE if await signin.must_enroll(result.user) else "/admin")
+
+        def _back_to_first_step() -> None:
+            password.set_value("")
+            code.set_value("")
+            second_step.set_visibility(False)
+            first_step.set_visibility(True)
+            button.set_text("Sign in")
+
+        button = ui.button("Sign in", on_click=try_login).classes("w-full")
         password.on("keydown.enter", try_login)
+        code.on("keydown.enter", try_login)
 
 
 @ui.page("/logout")

@@ -1,4 +1,6 @@
-"""Who is signed in: the user id kept in NiceGUI's per-browser storage (signed with BEACON_SECRET)."""
+"""Who is signed in: the user id and the account's session epoch, kept in NiceGUI's per-browser storage (signed
+with BEACON_SECRET). A password change or a deactivation raises the account's epoch, which ends every session
+that was signed in before it."""
 
 from __future__ import annotations
 
@@ -7,11 +9,17 @@ from nicegui import app as ui_app
 from nicegui import ui
 
 from app.auth import Actor
+from app.services import signin
 from storage.models import User
+
+ACCOUNT_PAGE = "/admin/account"
 
 
 def sign_in(user: User) -> None:
-    ui_app.storage.user.update(user_id=user.id)
+    """Start a new session for ``user``: nothing of what the browser's storage held before survives."""
+    storage = ui_app.storage.user
+    storage.clear()
+    storage.update(user_id=user.id, session_epoch=user.session_epoch)
 
 
 def sign_out() -> None:
@@ -19,20 +27,29 @@ def sign_out() -> None:
 
 
 async def current_user() -> User | None:
-    user_id = ui_app.storage.user.get("user_id")
+    """The signed-in, active user whose session is still current; a stale session is signed out."""
+    storage = ui_app.storage.user
+    user_id = storage.get("user_id")
     if user_id is None:
         return None
     user = await User.filter(id=user_id, is_active=True).first()
-    if user is None:
+    if user is None or storage.get("session_epoch") != user.session_epoch:
         sign_out()
+        return None
     return user
 
 
-async def require_user() -> User | None:
-    """The signed-in user of an admin screen; None after sending everybody else to the sign-in page."""
+async def require_user(*, enrolling: bool = False) -> User | None:
+    """The signed-in user of an admin screen; None after sending everybody else to the sign-in page. A user whose
+    role must use two-factor sign-in and has not set it up is sent to the account page first (``enrolling``: the
+    screen where that is done)."""
     user = await current_user()
     if user is None:
         ui.navigate.to("/login")
+        return None
+    if not enrolling and await signin.must_enroll(user):
+        ui.navigate.to(ACCOUNT_PAGE)
+        return None
     return user
 
 

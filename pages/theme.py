@@ -8,16 +8,22 @@ from contextlib import contextmanager
 
 from nicegui import background_tasks, ui
 
+from app.auth import allowed
+from app.enums import Role
 from app.services.errors import Invalid, ServiceError
 
 log = logging.getLogger(__name__)
 
 BRAND = "#2563eb"
-NAV = (("Dashboard", "/admin"), ("Incidents", "/admin/incidents"), ("Maintenance", "/admin/maintenance"))
+# (text, address, the action a role needs for the link to show)
+NAV = (("Dashboard", "/admin", None), ("Incidents", "/admin/incidents", None),
+       ("Maintenance", "/admin/maintenance", None), ("Users", "/admin/users", "user.invite"),
+       ("Teams", "/admin/teams", "team.manage"), ("Audit", "/admin/audit", "audit.view"))
 
 
 @contextmanager
-def frame(title: str, user_email: str | None = None) -> Iterator[None]:
+def frame(title: str, user_email: str | None = None, role: int | None = None) -> Iterator[None]:
+    """Every admin screen's shell; the navigation shows only the screens ``role`` may use."""
     ui.colors(primary=BRAND)
     ui.page_title(f"{title} · Beacon")
     with ui.header().classes("items-center justify-between gap-y-1 px-6 py-2 bg-white text-slate-800 border-b "
@@ -27,11 +33,14 @@ def frame(title: str, user_email: str | None = None) -> Iterator[None]:
             ui.link("Beacon", "/admin").classes("text-lg font-semibold no-underline text-slate-800")
             if user_email:
                 with ui.row().classes("items-center gap-x-3 gap-y-0 pl-2 text-sm").props('role="navigation"'):
-                    for text, href in NAV:
+                    for text, href, action in NAV:
+                        if action is not None and (role is None or not allowed(Role(role), action)):
+                            continue
                         ui.link(text, href).classes("no-underline text-slate-700 hover:text-slate-950")
         if user_email:
             with ui.row().classes("items-center gap-4"):
-                ui.label(user_email).classes("text-sm text-slate-600")
+                ui.link(user_email, "/admin/account").classes("text-sm text-slate-600 no-underline") \
+                    .props('title="Your account: password, two-factor sign-in, API keys"')
                 ui.link("Sign out", "/logout").classes("text-sm")
     with ui.column().classes("w-full max-w-5xl mx-auto p-6 gap-6"):
         yield
@@ -192,7 +201,7 @@ async def signed_in_page(page_ref: str):
     try:
         return user, await page_service.find_page(page_ref)
     except NotFound:
-        with frame("Page not found", user.email):
+        with frame("Page not found", user.email, user.role):
             ui.label("There is no such status page.").classes("text-lg")
             ui.link("Back to the dashboard", "/admin")
         return None

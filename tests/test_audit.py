@@ -255,3 +255,153 @@ async def test_audit_verify_exits_2_when_it_cannot_check(tmp_path):
     assert process.returncode == 2
     assert "cannot open the database" in stderr.decode()
     assert "intact" not in stdout.decode() and "broken" not in stdout.decode()
+
+
+# --- secrets never reach the trail -------------------------------------------------------------------------
+
+def test_secret_fields_are_masked_at_any_depth_keeping_whether_they_were_set():
+    changes = {"password_hash": {"old": "$argon2id$old", "new": "$argon2id$new"},
+               "totp_secret": {"old": None, "new": "JBSWY3DPEHPK3PXP"},
+               "recovery_codes": ["a1b2", "c3d4"],
+               "Webhook_Token": "t0ps3cret",
+               "settings": {"channel": {"old": None, "new": {"url": "https://example.com", "secret": "s"}}},
+               "title": {"old": "Acme", "new": "Acme Cloud"}}
+
+    masked = audit.mask_secrets(changes)
+
+    assert masked == {"password_hash": {"old": "***", "new": "***"},
+                      "totp_secret": {"old": None, "new": "***"},
+                      "recovery_codes": "***",
+                      "Webhook_Token": "***",
+                      "settings": {"channel": {"old": None, "new": {"url": "https://example.com", "secret": "***"}}},
+                      "title": {"old": "Acme", "new": "Acme Cloud"}}
+
+
+async def test_append_stores_secret_fields_masked_whatever_the_caller_passes(beacon):
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction() as conn:
+        await audit.append(conn, actor=OPS, action="user.update", entity_type="user", entity_id=1,
+                           changes={"password": {"old": "hunter2", "new": "correct horse"},
+                                    "key_hash": {"old": None, "new": "ab" * 32},
+                                    "name": {"old": "Ann", "new": "Anne"}})
+
+    row = await AuditEntryRow.get(seq=1)
+
+    assert row.changes == {"password": {"old": "***", "new": "***"}, "key_hash": {"old": None, "new": "***"},
+                           "name": {"old": "Ann", "new": "Anne"}}
+    assert "hunter2" not in audit.export_json(await audit.search())
+    assert await audit.verify_stored() is None
+
+
+# --- many writers at once ----------------------------------------------------------------------------------
+
+async def test_fifty_concurrent_audited_actions_extend_one_chain_without_gaps(beacon):
+    page = await pages.create_page(OPS, title="Acme", slug="acme")
+
+    await asyncio.gather(*(components.create_component(OPS, name=f"Service {n}", pages=[page.id])
+                           for n in range(50)))
+
+    seqs = [seq for (seq,) in await AuditEntryRow.all().order_by("id").values_list("seq")]
+    assert seqs == list(range(1, 52))
+    assert await audit.verify_stored() is None
+    assert await audit.verdict() == (True, "audit chain intact (51 entries)")
+
+
+# --- tampering with stored rows, on both databases ---------------------------------------------------------
+
+async def _sql(statement: str) -> None:
+    await connections.get("default").execute_query(statement)
+
+
+async def test_deleting_a_stored_entry_in_the_middle_is_caught_and_named(beacon):
+    await _three_entries()
+
+    await _sql("DELETE FROM audit_entries WHERE seq = 2")
+    intact, sentence = await audit.verdict()
+
+    assert not intact
+    assert sentence.startswith("audit chain broken at audit entry 2: missing or moved")
+
+
+async def test_swapping_two_stored_entries_is_caught_and_named(beacon):
+    await _three_entries()
+    id_of = dict(await AuditEntryRow.all().values_list("seq", "id"))
+
+    # each entry stays intact with its own hashes; only their order in storage changes
+    await _sql("UPDATE audit_entries SET id = 1000 WHERE seq = 2")
+    await _sql(f"UPDATE audit_entries SET id = {id_of[2]} WHERE seq = 3")  # noqa: S608
+    await _sql(f"UPDATE audit_entries SET id = {id_of[3]} WHERE seq = 2")  # noqa: S608
+    broken = await audit.verify_stored()
+
+    assert broken is not None
+    assert broken.seq == 2
+    assert "entry 3 found in its place" in broken.reason
+
+
+async def test_truncating_the_newest_stored_entries_is_caught_through_the_head_row(beacon):
+    await _three_entries()
+    await pages.create_page(OPS, title="Beta", slug="beta")
+
+    await _sql("DELETE FROM audit_entries WHERE seq >= 3")
+    intact, sentence = await audit.verdict()
+
+    assert not intact
+    assert sentence == "audit chain broken at audit entry 3: missing (the chain head records entry 4)"
+
+
+# --- finding and exporting entries -------------------------------------------------------------------------
+
+async def test_search_filters_by_actor_entity_action_severity_and_time_newest_first(beacon):
+    from datetime import UTC, datetime, timedelta
+
+    other = Actor(kind="user", id=8, label="dev@example.com", role=Role.ADMIN)
+    page = await pages.create_page(OPS, title="Acme", slug="acme")
+    api = await components.create_component(other, name="API", pages=[page.id])
+    await components.set_status(other, api.id, "DEGRADED")
+    await components.delete_component(OPS, api.id)
+    later = datetime.now(UTC) + timedelta(hours=1)
+
+    everything = await audit.search()
+    by_dev = await audit.search(actor="DEV@")
+    on_api = await audit.search(entity_type="component", entity_id=api.id)
+    statuses = await audit.search(action="set_status")
+    warnings = await audit.search(severity="warning")
+    second_page = await audit.search(limit=2, offset=2)
+
+    assert [s.entry.seq for s in everything] == [4, 3, 2, 1]
+    assert [s.entry.action for s in by_dev] == ["component.set_status", "component.create"]
+    assert [s.entry.seq for s in on_api] == [4, 3, 2]
+    assert [s.entry.seq for s in statuses] == [3]
+    assert [s.entry.action for s in warnings] == ["component.delete"]
+    assert [s.entry.seq for s in second_page] == [2, 1]
+    assert await audit.search(since=later) == []
+    assert len(await audit.search(until=later)) == 4
+    moment = datetime.fromisoformat(everything[1].entry.at)
+    assert [s.entry.seq for s in await audit.search(since=moment)] == [4, 3]
+    assert [s.entry.seq for s in await audit.search(until=moment)] == [2, 1]
+
+
+def test_exports_carry_every_field_and_hash_and_defuse_spreadsheet_formulas():
+    import csv
+    import io
+    import json
+
+    entries = chain(2)
+    risky = replace(entries[1].entry, actor_label="=HYPERLINK(\"http://evil\")")
+    entries[1] = StoredEntry(risky, entries[1].prev_hash, entry_hash(entries[1].prev_hash, risky))
+
+    as_json = json.loads(audit.export_json(entries))
+    as_csv = list(csv.DictReader(io.StringIO(audit.export_csv(entries))))
+
+    assert as_json[1]["actor_label"] == risky.actor_label
+    assert as_json[1]["hash"] == entries[1].hash and as_json[1]["prev_hash"] == entries[0].hash
+    assert as_json[0]["changes"] == {"status": {"old": "OPERATIONAL", "new": "DEGRADED"}}
+    assert [row["seq"] for row in as_csv] == ["1", "2"]
+    assert as_csv[1]["actor_label"] == "'" + risky.actor_label
+    assert json.loads(as_csv[0]["changes"]) == {"status": {"old": "OPERATIONAL", "new": "DEGRADED"}}
+    assert as_csv[1]["hash"] == entries[1].hash
+    # the JSON export is enough to re-check the chain elsewhere
+    rebuilt = [StoredEntry(AuditEntry(**{k: r[k] for k in AuditEntry.__dataclass_fields__}), r["prev_hash"], r["hash"])
+               for r in as_json]
+    assert verify(rebuilt, head_of(entries)) is None

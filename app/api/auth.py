@@ -1,6 +1,6 @@
 """API authentication: the key in ``Authorization: Bearer <key>`` (or the UP-style ``Auth: <key>``) → an Actor.
 
-Use ``actor: Actor = Depends(api_actor)`` in a route; a missing, unknown or revoked key answers 401
+Use ``actor: Actor = Depends(api_actor)`` in a route; a missing, unknown, revoked or expired key answers 401
 ``application/problem+json`` with ``WWW-Authenticate: Bearer``. What the actor may do is decided by the services.
 """
 
@@ -43,5 +43,6 @@ async def api_actor(request: Request, bearer: HTTPAuthorizationCredentials | Non
     ip, agent = client_of(request)
     actor = await apikeys.actor_for_api_key(key, ip=ip, user_agent=agent)
     if actor is None:
-        raise Unauthenticated("The API key is not valid: it is unknown, revoked, or its account is disabled.")
+        raise Unauthenticated("The API key is not valid: it is unknown, revoked or expired, "
+                              "or its account is disabled.")
     return actor

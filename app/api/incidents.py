@@ -1,5 +1,8 @@
 """Management API for incidents, their templates, and scheduled maintenance (/api/v1, CONTRACT.md).
 
+An incident or a maintenance window of a page outside the teams of the key's user answers 404, as an unknown id
+does (app/auth/scope.py).
+
 Adapters only: JSON → service calls (role check, write, audit, events) and rows → JSON. Statuses, impacts and
 times are passed to the services as given, so that a bad value gets the services' own field message.
 """
@@ -13,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import api_actor
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.services import incidents, maintenance
 from app.services.errors import NotFound
 from app.services.validation import row_id
@@ -197,9 +200,9 @@ async def _page_url(page_id: int, kind: str, item_id: int) -> str:
     return f"{origin}/status/{page.slug}/{kind}/{item_id}"
 
 
-async def _incident_out(incident_id: int) -> IncidentOut:
+async def _incident_out(incident_id: int, actor: Actor | None = None) -> IncidentOut:
     i = await Incident.filter(id=incident_id).first()
-    if i is None:
+    if i is None or not await scope.page_in_scope(actor, i.page_id):  # type: ignore[attr-defined]
         raise NotFound(f"No incident with id {incident_id}.")
     held = await IncidentComponent.filter(incident_id=i.id).values_list("component_id", "status")
     updates = await IncidentUpdate.filter(incident_id=i.id).order_by("-display_at", "-id").prefetch_related("author")
@@ -216,9 +219,9 @@ async def _incident_out(incident_id: int) -> IncidentOut:
         url=await _page_url(i.page_id, "incidents", i.id))  # type: ignore[attr-defined]
 
 
-async def _maintenance_out(maintenance_id: int) -> MaintenanceOut:
+async def _maintenance_out(maintenance_id: int, actor: Actor | None = None) -> MaintenanceOut:
     m = await Maintenance.filter(id=maintenance_id).first()
-    if m is None:
+    if m is None or not await scope.page_in_scope(actor, m.page_id):  # type: ignore[attr-defined]
         raise NotFound(f"No maintenance with id {maintenance_id}.")
     affected = await MaintenanceComponent.filter(maintenance_id=m.id).values_list("component_id", flat=True)
     updates = await MaintenanceUpdate.filter(maintenance_id=m.id).order_by("-display_at", "-id").prefetch_related(
@@ -242,12 +245,12 @@ def _id(value: str, what: str) -> int:
     return found
 
 
-async def _page_filter(page: str | None) -> int | None:
+async def _page_filter(page: str | None, actor: Actor) -> int | None:
     if page is None:
         return None
     from app.services.pages import find_page
 
-    return (await find_page(page)).id
+    return (await find_page(page, actor=actor)).id
 
 
 PageQuery = Annotated[str | None, Query(description="only this page's (id or slug)")]
@@ -258,8 +261,8 @@ PageQuery = Annotated[str | None, Query(description="only this page's (id or slu
 @router.get("/incidents", tags=["incidents"], summary="List incidents, open ones first",
             responses=_problems(404))
 async def list_incidents(actor: Key, page: PageQuery = None) -> list[IncidentOut]:
-    rows = await incidents.list_incidents(await _page_filter(page))
-    return [await _incident_out(i.id) for i in rows]
+    rows = await incidents.list_incidents(await _page_filter(page, actor), actor=actor)
+    return [await _incident_out(i.id, actor) for i in rows]
 
 
 @router.post("/incidents", status_code=201, tags=["incidents"], summary="Open an incident",
@@ -270,13 +273,13 @@ async def create_incident(body: IncidentCreate, actor: Key) -> IncidentOut:
         actor, page=body.page, name=body.name, impact=body.impact, status=body.status, body=body.body,
         components=body.components, started_at=body.started_at, resolved_at=body.resolved_at,
         backfill=body.backfill, pinned=body.pinned)
-    return await _incident_out(incident.id)
+    return await _incident_out(incident.id, actor)
 
 
 @router.get("/incidents/{incident_id}", tags=["incidents"], summary="One incident with its timeline",
             responses=_problems(404))
 async def get_incident(incident_id: str, actor: Key) -> IncidentOut:
-    return await _incident_out(_id(incident_id, "incident"))
+    return await _incident_out(_id(incident_id, "incident"), actor)
 
 
 @router.patch("/incidents/{incident_id}", tags=["incidents"], summary="Rename, change impact, pin or unpin",
@@ -284,7 +287,7 @@ async def get_incident(incident_id: str, actor: Key) -> IncidentOut:
 async def change_incident(incident_id: str, body: IncidentChange, actor: Key) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.edit_incident(actor, iid, **body.model_dump(exclude_unset=True))
-    return await _incident_out(iid)
+    return await _incident_out(iid, actor)
 
 
 @router.post("/incidents/{incident_id}/updates", status_code=201, tags=["incidents"],
@@ -293,7 +296,7 @@ async def change_incident(incident_id: str, body: IncidentChange, actor: Key) ->
 async def post_update(incident_id: str, body: UpdateCreate, actor: Key) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.post_update(actor, iid, status=body.status, body=body.body, components=body.components)
-    return await _incident_out(iid)
+    return await _incident_out(iid, actor)
 
 
 @router.post("/incidents/{incident_id}/resolve", status_code=201, tags=["incidents"],
@@ -302,7 +305,7 @@ async def post_update(incident_id: str, body: UpdateCreate, actor: Key) -> Incid
 async def resolve_incident(incident_id: str, actor: Key, body: Resolve | None = None) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.resolve_incident(actor, iid, (body or Resolve()).body)
-    return await _incident_out(iid)
+    return await _incident_out(iid, actor)
 
 
 @router.put("/incidents/{incident_id}/postmortem", tags=["incidents"],
@@ -311,7 +314,7 @@ async def resolve_incident(incident_id: str, actor: Key, body: Resolve | None = 
 async def set_postmortem(incident_id: str, body: Postmortem, actor: Key) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.set_postmortem(actor, iid, body.body, publish=body.publish)
-    return await _incident_out(iid)
+    return await _incident_out(iid, actor)
 
 
 @router.delete("/incidents/{incident_id}", status_code=204, tags=["incidents"], summary="Delete an incident",
@@ -323,27 +326,31 @@ async def delete_incident(incident_id: str, actor: Key) -> Response:
 
 # --- templates --------------------------------------------------------------------------------------------------
 
-def _template_out(t: IncidentTemplate) -> TemplateOut:
+def _template_out(t: IncidentTemplate, visible: set[int] | None = None) -> TemplateOut:
+    """A template as JSON; components outside the key's scope (``visible``: None for all) are left out."""
     return TemplateOut(id=str(t.id), name=t.name, title=t.title, body=t.body, impact=str(t.impact.value),
-                       components=t.components or {})
+                       components={cid: status for cid, status in (t.components or {}).items()
+                                   if visible is None or int(cid) in visible})
 
 
 @router.get("/incident-templates", tags=["incident templates"], summary="List incident templates")
 async def list_templates(actor: Key) -> list[TemplateOut]:
-    return [_template_out(t) for t in await incidents.list_templates()]
+    visible = await scope.visible_component_ids(actor)
+    return [_template_out(t, visible) for t in await incidents.list_templates()]
 
 
 @router.post("/incident-templates", status_code=201, tags=["incident templates"], summary="Create a template",
              responses=_problems(403, 422))
 async def create_template(body: TemplateBody, actor: Key) -> TemplateOut:
-    return _template_out(await incidents.save_template(actor, **body.model_dump()))
+    return _template_out(await incidents.save_template(actor, **body.model_dump()),
+                         await scope.visible_component_ids(actor))
 
 
 @router.put("/incident-templates/{template_id}", tags=["incident templates"], summary="Replace a template",
             responses=_problems(403, 404, 422))
 async def replace_template(template_id: str, body: TemplateBody, actor: Key) -> TemplateOut:
     return _template_out(await incidents.save_template(actor, template_id=_id(template_id, "template"),
-                                                       **body.model_dump()))
+                                                       **body.model_dump()), await scope.visible_component_ids(actor))
 
 
 @router.delete("/incident-templates/{template_id}", status_code=204, tags=["incident templates"],
@@ -358,8 +365,8 @@ async def delete_template(template_id: str, actor: Key) -> Response:
 @router.get("/maintenance", tags=["maintenance"], summary="List maintenance: in progress, upcoming, completed",
             responses=_problems(404))
 async def list_maintenance(actor: Key, page: PageQuery = None) -> list[MaintenanceOut]:
-    rows = await maintenance.list_maintenances(await _page_filter(page))
-    return [await _maintenance_out(m.id) for m in rows]
+    rows = await maintenance.list_maintenances(await _page_filter(page, actor), actor=actor)
+    return [await _maintenance_out(m.id, actor) for m in rows]
 
 
 @router.post("/maintenance", status_code=201, tags=["maintenance"], summary="Schedule maintenance",
@@ -370,13 +377,13 @@ async def schedule_maintenance(body: MaintenanceCreate, actor: Key) -> Maintenan
         actor, page=body.page, name=body.name, body=body.body, starts_at=body.starts_at, ends_at=body.ends_at,
         time_zone=body.time_zone, components=body.components, recurrence_rule=body.recurrence,
         remind_minutes=body.remind_minutes, backfill=body.backfill)
-    return await _maintenance_out(m.id)
+    return await _maintenance_out(m.id, actor)
 
 
 @router.get("/maintenance/{maintenance_id}", tags=["maintenance"], summary="One maintenance with its updates",
             responses=_problems(404))
 async def get_maintenance(maintenance_id: str, actor: Key) -> MaintenanceOut:
-    return await _maintenance_out(_id(maintenance_id, "maintenance"))
+    return await _maintenance_out(_id(maintenance_id, "maintenance"), actor)
 
 
 @router.post("/maintenance/{maintenance_id}/start", tags=["maintenance"], summary="Start now (early)",
@@ -384,7 +391,7 @@ async def get_maintenance(maintenance_id: str, actor: Key) -> MaintenanceOut:
 async def start_maintenance(maintenance_id: str, actor: Key, body: Note | None = None) -> MaintenanceOut:
     mid = _id(maintenance_id, "maintenance")
     await maintenance.start_maintenance(actor, mid, (body or Note()).body)
-    return await _maintenance_out(mid)
+    return await _maintenance_out(mid, actor)
 
 
 @router.post("/maintenance/{maintenance_id}/complete", tags=["maintenance"], summary="Complete now (early)",
@@ -392,7 +399,7 @@ async def start_maintenance(maintenance_id: str, actor: Key, body: Note | None =
 async def complete_maintenance(maintenance_id: str, actor: Key, body: Note | None = None) -> MaintenanceOut:
     mid = _id(maintenance_id, "maintenance")
     await maintenance.complete_maintenance(actor, mid, (body or Note()).body)
-    return await _maintenance_out(mid)
+    return await _maintenance_out(mid, actor)
 
 
 @router.post("/maintenance/{maintenance_id}/extend", tags=["maintenance"], summary="Move the end",
@@ -400,7 +407,7 @@ async def complete_maintenance(maintenance_id: str, actor: Key, body: Note | Non
 async def extend_maintenance(maintenance_id: str, body: Extend, actor: Key) -> MaintenanceOut:
     mid = _id(maintenance_id, "maintenance")
     await maintenance.extend_maintenance(actor, mid, body.ends_at, body.body)
-    return await _maintenance_out(mid)
+    return await _maintenance_out(mid, actor)
 
 
 @router.post("/maintenance/{maintenance_id}/updates", status_code=201, tags=["maintenance"],
@@ -408,7 +415,7 @@ async def extend_maintenance(maintenance_id: str, body: Extend, actor: Key) -> M
 async def post_maintenance_update(maintenance_id: str, body: Note, actor: Key) -> MaintenanceOut:
     mid = _id(maintenance_id, "maintenance")
     await maintenance.post_maintenance_update(actor, mid, body.body)
-    return await _maintenance_out(mid)
+    return await _maintenance_out(mid, actor)
 
 
 @router.delete("/maintenance/{maintenance_id}", status_code=204, tags=["maintenance"],

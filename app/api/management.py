@@ -2,10 +2,11 @@
 
 Handlers are adapters: they turn JSON into service calls (which check the key's role, write, audit and publish)
 and rows into JSON; they read models directly only to answer GETs. Errors leave as ``application/problem+json``
-(app/api/problems.py): 401 without a valid key, 403 when the key's role is too low, 404 for an unknown id,
-422 with ``errors: {field: message}`` for bad input. The schema is served at /api/v1/openapi.json and a
-Swagger UI at /api/v1/docs (its script and stylesheet load from a CDN, so the docs page needs internet access
-in the browser; the JSON schema does not).
+(app/api/problems.py): 401 without a valid key, 403 when the key's role is too low, 404 for an unknown id (and
+for a page, or what belongs to it, outside the teams of the key's user: app/auth/scope.py), 422 with
+``errors: {field: message}`` for bad input. The schema is served at /api/v1/openapi.json and a Swagger UI at
+/api/v1/docs (its script and stylesheet load from a CDN, so the docs page needs internet access in the browser;
+the JSON schema does not).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from app.api.auth import api_actor
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services import components, pages
 from app.services.errors import NotFound
@@ -158,11 +159,15 @@ def _page_out(page: StatusPage) -> PageOut:
                    created_at=_time(page.created_at), updated_at=_time(page.updated_at))
 
 
-async def _components_out(rows: list[Component]) -> list[ComponentOut]:
+async def _components_out(rows: list[Component], actor: Actor | None = None) -> list[ComponentOut]:
+    """The components as JSON; their placements on pages outside the actor's scope are left out."""
     placed: dict[int, list[PlacementOut]] = {}
     placements = await Placement.filter(component_id__in=[c.id for c in rows]).order_by("page_id").values(
         "component_id", "page_id", "group_id", "position")
+    visible = await scope.visible_page_ids(actor)
     for p in placements:
+        if visible is not None and p["page_id"] not in visible:
+            continue
         placed.setdefault(p["component_id"], []).append(PlacementOut(
             page_id=str(p["page_id"]), group_id=None if p["group_id"] is None else str(p["group_id"]),
             position=p["position"]))
@@ -173,8 +178,8 @@ async def _components_out(rows: list[Component]) -> list[ComponentOut]:
             for c in rows]
 
 
-async def _component_out(component: Component) -> ComponentOut:
-    return (await _components_out([component]))[0]
+async def _component_out(component: Component, actor: Actor | None = None) -> ComponentOut:
+    return (await _components_out([component], actor))[0]
 
 
 # --- lookups ----------------------------------------------------------------------------------------------------
@@ -193,7 +198,7 @@ Key = Annotated[Actor, Depends(api_actor)]
 
 @router.get("/pages", tags=["pages"], summary="List status pages")
 async def list_pages(actor: Key) -> list[PageOut]:
-    return [_page_out(p) for p in await pages.list_pages()]
+    return [_page_out(p) for p in await pages.list_pages(actor)]
 
 
 @router.post("/pages", status_code=201, tags=["pages"], summary="Create a status page",
@@ -206,16 +211,14 @@ async def create_page(body: PageCreate, actor: Key) -> PageOut:
 @router.get("/pages/{page}", tags=["pages"], summary="One status page, by id or slug",
             responses=_problems(404, 422))
 async def get_page(page: str, actor: Key) -> PageOut:
-    return _page_out(await pages.find_page(page))
+    return _page_out(await pages.find_page(page, actor=actor))
 
 
 @router.get("/components", tags=["components"], summary="List components", responses=_problems(404, 422))
 async def list_components(actor: Key, page: Annotated[str | None, Query(
         description="only the components shown on this page (id or slug)")] = None) -> list[ComponentOut]:
-    query = Component.all()
-    if page is not None:
-        query = query.filter(placements__page_id=(await pages.find_page(page)).id)
-    return await _components_out(await query.order_by("id"))
+    page_id = None if page is None else (await pages.find_page(page, actor=actor)).id
+    return await _components_out(await components.list_components(actor, page_id), actor)
 
 
 @router.post("/components", status_code=201, tags=["components"], summary="Create a component",
@@ -224,13 +227,13 @@ async def create_component(body: ComponentCreate, actor: Key) -> ComponentOut:
     component = await components.create_component(
         actor, name=body.name, description=body.description, link=body.link, status=body.status,
         pages=body.pages, group_id=body.group_id)
-    return await _component_out(component)
+    return await _component_out(component, actor)
 
 
 @router.get("/components/{component_id}", tags=["components"], summary="One component",
             responses=_problems(404, 422))
 async def get_component(component_id: str, actor: Key) -> ComponentOut:
-    return await _component_out(await components.get_component(_component_id(component_id)))
+    return await _component_out(await components.get_component(_component_id(component_id), actor=actor), actor)
 
 
 @router.patch("/components/{component_id}", tags=["components"], summary="Change a component",
@@ -240,7 +243,7 @@ async def get_component(component_id: str, actor: Key) -> ComponentOut:
 async def change_component(component_id: str, body: ComponentChange, actor: Key) -> ComponentOut:
     component = await components.update_component(actor, _component_id(component_id),
                                                   **body.model_dump(exclude_unset=True))
-    return await _component_out(component)
+    return await _component_out(component, actor)
 
 
 @router.delete("/components/{component_id}", status_code=204, tags=["components"], summary="Delete a component",

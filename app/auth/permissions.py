@@ -28,7 +28,15 @@ PERMISSIONS: dict[str, Role] = {
     "maintenance.cancel": Role.MEMBER,
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
+    "user.invite": Role.ADMIN,
+    "user.update": Role.ADMIN,  # role change, deactivate, reactivate, admin password reset
+    "user.delete": Role.ADMIN,
+    "user.accept_invite": Role.READ_ONLY,  # the invited person, acting as themselves
+    "team.manage": Role.ADMIN,  # create, rename and delete teams, their members, and which team owns a page
     "apikey.create": Role.MEMBER,
+    "apikey.revoke": Role.READ_ONLY,  # one's own keys; an admin may revoke anyone's (checked in the service)
+    "account.update": Role.READ_ONLY,  # one's own password and two-factor sign-in
+    "settings.update": Role.OWNER,  # install-wide settings, e.g. which roles must use two-factor sign-in
     "audit.view": Role.ADMIN,
 }
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app import events
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services import groups
 from app.services.errors import Invalid, NotFound
@@ -52,16 +52,19 @@ async def page_ids_of(component_id: int, conn: Any = None) -> set[int]:
     return set(rows)
 
 
-async def _resolve_pages(refs: list[int | str], conn: Any) -> tuple[list[int], list[str]]:
-    """Page ids for refs given as ids or slugs: (found ids in order, refs not found)."""
+async def _resolve_pages(refs: list[int | str], conn: Any, actor: Actor | None = None
+                         ) -> tuple[list[int], list[str]]:
+    """Page ids for refs given as ids or slugs: (found ids in order, refs not found). A page outside the actor's
+    scope counts as not found."""
     found: list[int] = []
     missing: list[str] = []
+    visible = await scope.visible_page_ids(actor, conn) if refs else None
     for ref in refs:
         query = StatusPage.filter(id=page_id) if (page_id := row_id(ref)) is not None else None
         page = await query.using_db(conn).first() if query is not None else None
         if page is None and isinstance(ref, str) and slug_problem(ref.strip()) is None:
             page = await StatusPage.filter(slug=ref.strip()).using_db(conn).first()
-        if page is None:
+        if page is None or (visible is not None and page.id not in visible):
             missing.append(str(ref))
         elif page.id not in found:
             found.append(page.id)
@@ -82,13 +85,15 @@ async def create_component(actor: Actor, *, name: str, pages: list[int | str] | 
     except Invalid as exc:
         errors.update(exc.errors)
     async with change(actor, "component.create") as ch:
-        page_ids, missing = await _resolve_pages(list(pages or []), ch.conn)
+        page_ids, missing = await _resolve_pages(list(pages or []), ch.conn, actor)
         if missing:
             errors["pages"] = f"No status page {', '.join(repr(m) for m in missing)}."
         group = None
         if group_id is not None:
             gid = row_id(group_id)
             group = await ComponentGroup.filter(id=gid).using_db(ch.conn).first() if gid else None
+            if group is not None and not await scope.page_in_scope(actor, group.page_id, ch.conn):  # type: ignore[attr-defined]
+                group = None
             if group is None:
                 errors["group_id"] = f"No group with id {group_id}."
             elif group.page_id not in page_ids:  # type: ignore[attr-defined]
@@ -137,9 +142,7 @@ async def update_component(actor: Actor, component_id: int, **values: Any) -> Co
     if errors:
         raise Invalid(errors)
     async with change(actor, action) as ch:
-        component = await Component.filter(id=component_id).using_db(ch.conn).first()
-        if component is None:
-            raise NotFound(f"No component with id {component_id}.")
+        component = await get_component(component_id, actor=actor, conn=ch.conn)
         before = _fields(component)
         changes = diff(before, values)
         if not changes:
@@ -166,9 +169,7 @@ async def set_status(actor: Actor, component_id: int, status: Any) -> Component:
 
 async def delete_component(actor: Actor, component_id: int) -> None:
     async with change(actor, "component.delete") as ch:
-        component = await Component.filter(id=component_id).using_db(ch.conn).first()
-        if component is None:
-            raise NotFound(f"No component with id {component_id}.")
+        component = await get_component(component_id, actor=actor, conn=ch.conn)
         page_ids = await page_ids_of(component_id, ch.conn)
         await Component.filter(id=component_id).using_db(ch.conn).delete()
         before = _fields(component)
@@ -177,8 +178,20 @@ async def delete_component(actor: Actor, component_id: int) -> None:
         ch.emit(events.COMPONENT_DELETED, {"component_id": component_id, "name": component.name}, page_ids)
 
 
-async def get_component(component_id: int) -> Component:
-    component = await Component.filter(id=component_id).first()
+async def get_component(component_id: int, *, actor: Actor | None = None, conn: Any = None) -> Component:
+    """The component; NotFound if there is none or, given an ``actor``, if no page in their scope shows it (a
+    component on no page is in everybody's scope)."""
+    component = await Component.filter(id=component_id).using_db(conn).first()
     if component is None:
         raise NotFound(f"No component with id {component_id}.")
+    await scope.require_component(actor, component_id, conn)
     return component
+
+
+async def list_components(actor: Actor | None = None, page_id: int | None = None) -> list[Component]:
+    """Every component (or those shown on ``page_id``) by id; given an ``actor``, those in their scope."""
+    query = Component.all() if page_id is None else Component.filter(placements__page_id=page_id)
+    visible = await scope.visible_component_ids(actor)
+    if visible is not None:
+        query = query.filter(id__in=visible)
+    return await query.order_by("id")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app import events
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services.errors import Invalid, NotFound
 from app.services.transaction import Change, authorize, change, diff
@@ -74,8 +74,10 @@ async def _lock_page(ch: Change, page_id: int) -> None:
     await ch.lock(f"page-structure:{page_id}")
 
 
-async def _require_page(conn: Any, page_id: int | None) -> int:
-    if page_id is None or not await StatusPage.filter(id=page_id).using_db(conn).exists():
+async def _require_page(conn: Any, page_id: int | None, actor: Actor | None = None) -> int:
+    """The page's id; NotFound for an unknown page or one outside the actor's scope."""
+    if page_id is None or not await StatusPage.filter(id=page_id).using_db(conn).exists() \
+            or not await scope.page_in_scope(actor, page_id, conn):
         raise NotFound("No such status page.")
     return page_id
 
@@ -99,9 +101,12 @@ class Node:
     items: tuple[Node, ...] = ()
 
 
-async def structure(page_id: int) -> tuple[Node, ...]:
+async def structure(page_id: int, actor: Actor | None = None) -> tuple[Node, ...]:
     """The page's tree read straight from the database (the editor shows what was stored, not a snapshot that
-    may still be rebuilding). Two queries, whatever the size of the page."""
+    may still be rebuilding). Two queries, whatever the size of the page; given an ``actor``, NotFound for a page
+    outside their scope."""
+    if actor is not None:
+        await scope.require_page(actor, page_id)
     group_rows = await ComponentGroup.filter(page_id=page_id).values("id", "name", "parent_id", "position")
     placement_rows = await Placement.filter(page_id=page_id).values(
         "group_id", "position", id="component__id", name="component__name", status="component__status")
@@ -137,7 +142,8 @@ async def create_group(actor: Actor, page_id: int, name: str, parent_id: int | N
         errors["parent_id"] = "Choose a group of this page, or none."
     async with change(actor, "group.create") as ch:
         page = row_id(page_id)
-        if page is None or not await StatusPage.filter(id=page).using_db(ch.conn).exists():
+        if page is None or not await StatusPage.filter(id=page).using_db(ch.conn).exists() \
+                or not await scope.page_in_scope(actor, page, ch.conn):
             errors["page_id"] = f"No status page with id {page_id}."
         elif parent is not None and not await ComponentGroup.filter(id=parent, page_id=page).using_db(ch.conn) \
                 .exists():
@@ -163,7 +169,7 @@ async def rename_group(actor: Actor, group_id: int, name: str) -> ComponentGroup
     if errors:
         raise Invalid(errors)
     async with change(actor, "group.update") as ch:
-        group = await _group(ch.conn, group_id)
+        group = await _group(ch.conn, group_id, actor)
         changes = diff({"name": group.name}, {"name": name})
         if not changes:
             return group
@@ -179,7 +185,7 @@ async def delete_group(actor: Actor, group_id: int) -> None:
     """Delete a group but nothing in it: its components and child groups take its place in its parent's level
     (or the top level), in their order."""
     async with change(actor, "group.delete") as ch:
-        group = await _group(ch.conn, group_id)
+        group = await _group(ch.conn, group_id, actor)
         page_id, parent_id = group.page_id, group.parent_id  # type: ignore[attr-defined]
         await _lock_page(ch, page_id)
         level = await _level(ch.conn, page_id, parent_id)
@@ -201,10 +207,10 @@ async def delete_group(actor: Actor, group_id: int) -> None:
         ch.emit(events.GROUP_CHANGED, {"group_id": group.id, "page_id": page_id}, {page_id})
 
 
-async def _group(conn: Any, group_id: Any) -> ComponentGroup:
+async def _group(conn: Any, group_id: Any, actor: Actor | None = None) -> ComponentGroup:
     gid = row_id(group_id)
     group = await ComponentGroup.filter(id=gid).using_db(conn).first() if gid is not None else None
-    if group is None:
+    if group is None or not await scope.page_in_scope(actor, group.page_id, conn):  # type: ignore[attr-defined]
         raise NotFound(f"No group with id {group_id}.")
     return group
 
@@ -236,7 +242,7 @@ async def move(actor: Actor, page_id: int, item_kind: ItemKind | str, item_id: i
     assert item is not None
 
     async with change(actor, "group.move") as ch:
-        page = await _require_page(ch.conn, row_id(page_id))
+        page = await _require_page(ch.conn, row_id(page_id), actor)
         await _lock_page(ch, page)
         parents: dict[int, int | None] = dict(
             await ComponentGroup.filter(page_id=page).using_db(ch.conn).values_list("id", "parent_id"))
@@ -301,9 +307,9 @@ async def place_component(actor: Actor, component_id: int, page_id: int, group_i
     if errors:
         raise Invalid(errors)
     async with change(actor, "component.place") as ch:
-        page = await _require_page(ch.conn, row_id(page_id))
+        page = await _require_page(ch.conn, row_id(page_id), actor)
         component = await Component.filter(id=component_ref).using_db(ch.conn).first()
-        if component is None:
+        if component is None or not await scope.component_in_scope(actor, component.id, ch.conn):
             raise Invalid({"component_id": f"No component with id {component_id}."})
         await _lock_page(ch, page)
         if await Placement.filter(page_id=page, component_id=component.id).using_db(ch.conn).exists():
@@ -330,7 +336,7 @@ async def remove_from_page(actor: Actor, component_id: int, page_id: int) -> Non
     if component_ref is None:
         raise Invalid({"component_id": f"No component with id {component_id}."})
     async with change(actor, "component.place") as ch:
-        page = await _require_page(ch.conn, row_id(page_id))
+        page = await _require_page(ch.conn, row_id(page_id), actor)
         await _lock_page(ch, page)
         placement = await Placement.filter(page_id=page, component_id=component_ref).using_db(ch.conn).first()
         if placement is None:

@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from app import events
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import ComponentStatus, IncidentImpact, IncidentStatus
 from app.lifecycle import status_times
 from app.services import holds
@@ -88,7 +88,7 @@ async def _component_statuses(conn: Any, page_id: int, raw: Any) -> dict[int, Co
 async def _locked_incident(ch: Change, incident_id: int) -> Incident:
     await ch.lock(f"incident:{incident_id}")
     incident = await Incident.filter(id=incident_id).using_db(ch.conn).first()
-    if incident is None:
+    if incident is None or not await scope.page_in_scope(ch.actor, incident.page_id, ch.conn):  # type: ignore[attr-defined]
         raise NotFound(f"No incident with id {incident_id}.")
     return incident
 
@@ -139,7 +139,7 @@ async def create_incident(actor: Actor, *, page: int | str, name: str, impact: A
         errors.update(exc.errors)
     async with change(actor, "incident.create") as ch:
         try:
-            page_row = await page_field(ch.conn, page)
+            page_row = await page_field(ch.conn, page, actor)
         except Invalid as exc:
             errors.update(exc.errors)
             page_row = None
@@ -333,16 +333,21 @@ async def delete_incident(actor: Actor, incident_id: int) -> None:
 
 # --- reading ------------------------------------------------------------------------------------------------------
 
-async def get_incident(incident_id: int) -> Incident:
+async def get_incident(incident_id: int, *, actor: Actor | None = None) -> Incident:
+    """The incident; NotFound if there is none or, given an ``actor``, if its page is outside their scope."""
     incident = await Incident.filter(id=incident_id).first()
-    if incident is None:
+    if incident is None or not await scope.page_in_scope(actor, incident.page_id):  # type: ignore[attr-defined]
         raise NotFound(f"No incident with id {incident_id}.")
     return incident
 
 
-async def list_incidents(page_id: int | None = None, *, limit: int = 200) -> list[Incident]:
-    """Open incidents first (pinned, then newest), then resolved ones, newest first."""
+async def list_incidents(page_id: int | None = None, *, limit: int = 200, actor: Actor | None = None
+                         ) -> list[Incident]:
+    """Open incidents first (pinned, then newest), then resolved ones, newest first; given an ``actor``, only
+    those of pages in their scope."""
     query = Incident.all() if page_id is None else Incident.filter(page_id=page_id)
+    if not scope.sees_everything(actor):
+        query = query.filter(scope.page_q(actor, "page__"))  # type: ignore[arg-type]
     open_ = await query.filter(~Q(status=IncidentStatus.RESOLVED)).order_by("-pinned", "-started_at", "-id")
     done = await query.filter(status=IncidentStatus.RESOLVED).order_by("-started_at", "-id").limit(limit)
     return [*open_, *done]
@@ -392,6 +397,12 @@ async def save_template(actor: Actor, *, name: str, title: str, body: str = "", 
     async with change(actor, "template.manage") as ch:
         known = set(await Component.filter(id__in=[int(k) for k in wanted]).using_db(ch.conn)
                     .values_list("id", flat=True)) if wanted else set()
+        visible = await scope.visible_component_ids(actor, ch.conn) if wanted else None
+        if visible is not None:
+            # another team's components stay in a shared template that names them already, unseen by this actor
+            existing = await IncidentTemplate.filter(id=template_id).using_db(ch.conn).first() \
+                if template_id is not None else None
+            known &= visible | {int(k) for k in (existing.components if existing else None) or {}}
         missing = [k for k in wanted if int(k) not in known]
         if missing:
             errors["components"] = f"No component with id {', '.join(missing)}."

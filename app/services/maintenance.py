@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import events, recurrence
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import MaintenanceState
 from app.lifecycle import Window
 from app.services import holds
@@ -56,7 +56,7 @@ async def _component_ids(conn: Any, page_id: int, raw: Any) -> list[int]:
 async def _locked(ch: Change, maintenance_id: int) -> Maintenance:
     await ch.lock(f"maintenance:{maintenance_id}")
     row = await Maintenance.filter(id=maintenance_id).using_db(ch.conn).first()
-    if row is None:
+    if row is None or not await scope.page_in_scope(ch.actor, row.page_id, ch.conn):  # type: ignore[attr-defined]
         raise NotFound(f"No maintenance with id {maintenance_id}.")
     return row
 
@@ -99,7 +99,7 @@ async def schedule_maintenance(actor: Actor, *, page: int | str, name: str, body
                      body=text_problem(body, "description", required=False, max_length=BODY_MAX))
     async with change(actor, "maintenance.create") as ch:
         try:
-            page_row = await page_field(ch.conn, page)
+            page_row = await page_field(ch.conn, page, actor)
         except Invalid as exc:
             errors.update(exc.errors)
             page_row = None
@@ -412,16 +412,21 @@ async def remind_due(maintenance_id: int, now: datetime) -> bool:
 
 # --- reading ------------------------------------------------------------------------------------------------------
 
-async def get_maintenance(maintenance_id: int) -> Maintenance:
+async def get_maintenance(maintenance_id: int, *, actor: Actor | None = None) -> Maintenance:
+    """The window; NotFound if there is none or, given an ``actor``, if its page is outside their scope."""
     m = await Maintenance.filter(id=maintenance_id).first()
-    if m is None:
+    if m is None or not await scope.page_in_scope(actor, m.page_id):  # type: ignore[attr-defined]
         raise NotFound(f"No maintenance with id {maintenance_id}.")
     return m
 
 
-async def list_maintenances(page_id: int | None = None, *, limit: int = 200) -> list[Maintenance]:
-    """In progress first, then upcoming (soonest first), then completed (latest first)."""
+async def list_maintenances(page_id: int | None = None, *, limit: int = 200, actor: Actor | None = None
+                            ) -> list[Maintenance]:
+    """In progress first, then upcoming (soonest first), then completed (latest first); given an ``actor``, only
+    those of pages in their scope."""
     query = Maintenance.all() if page_id is None else Maintenance.filter(page_id=page_id)
+    if not scope.sees_everything(actor):
+        query = query.filter(scope.page_q(actor, "page__"))  # type: ignore[arg-type]
     running = await query.filter(state=MaintenanceState.IN_PROGRESS).order_by("scheduled_until")
     upcoming = await query.filter(state=MaintenanceState.SCHEDULED).order_by("scheduled_for")
     done = await query.filter(state=MaintenanceState.COMPLETED).order_by("-scheduled_for").limit(limit)

@@ -17,7 +17,7 @@ from zoneinfo import available_timezones
 from tortoise.exceptions import IntegrityError
 
 from app import config, events
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.services.errors import Invalid, NotFound
 from app.services.transaction import authorize, change, diff
 from app.services.validation import collect, domain_problem, row_id, slug_problem, text_problem
@@ -158,7 +158,7 @@ async def update_page(actor: Actor, page_id: int, **values: Any) -> StatusPage:
         raise Invalid({name: "This field cannot be changed." for name in sorted(unknown)})
     values = {name: normalise(name, value) for name, value in values.items()}
     async with change(actor, "page.update") as ch:
-        page = await get_page(page_id)
+        page = await get_page(page_id, actor=actor, conn=ch.conn)
         await _validate(values, page_id)
         changes = diff(_fields(page), values)
         if changes:
@@ -179,9 +179,7 @@ async def _write(ch: Any, page_id: int, values: dict[str, Any], action: str, cha
 async def activate(actor: Actor, page_id: int) -> StatusPage:
     """Publish a draft: from now on visitors see it (if it is public). Activating an active page changes nothing."""
     async with change(actor, "page.update") as ch:
-        page = await StatusPage.filter(id=page_id).using_db(ch.conn).first()
-        if page is None:
-            raise NotFound(f"No status page with id {page_id}.")
+        page = await get_page(page_id, actor=actor, conn=ch.conn)
         if not page.active:
             await _write(ch, page_id, {"active": True}, "page.activate", diff({"active": False}, {"active": True}))
     return await get_page(page_id)
@@ -284,7 +282,7 @@ async def set_page_image(actor: Actor, page_id: int, kind: str, filename: str, d
     authorize(actor, "page.update")  # before anything touches the disk
     if problem := image_problem(kind, data):
         raise Invalid({kind if kind in IMAGE_KINDS else "kind": problem})
-    await get_page(page_id)
+    await get_page(page_id, actor=actor)
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{sniff_image(data).extension}"
     await asyncio.to_thread(_store_file, data, name)
     return await _set_image_name(actor, page_id, kind, name, filename)
@@ -300,9 +298,7 @@ async def _set_image_name(actor: Actor, page_id: int, kind: str, name: str | Non
                           ) -> StatusPage:
     field = f"{kind}_file"
     async with change(actor, "page.update") as ch:
-        page = await StatusPage.filter(id=page_id).using_db(ch.conn).first()
-        if page is None:
-            raise NotFound(f"No status page with id {page_id}.")
+        page = await get_page(page_id, actor=actor, conn=ch.conn)
         changes = diff({field: getattr(page, field)}, {field: name})
         if changes:
             if filename:  # what the person uploaded, for the audit trail
@@ -313,46 +309,54 @@ async def _set_image_name(actor: Actor, page_id: int, kind: str, name: str | Non
 
 async def delete_page(actor: Actor, page_id: int) -> None:
     async with change(actor, "page.delete") as ch:
-        page = await get_page(page_id)
+        page = await get_page(page_id, actor=actor, conn=ch.conn)
         await StatusPage.filter(id=page_id).using_db(ch.conn).delete()
         await ch.audit("page.delete", "page", page_id, diff(_fields(page), dict.fromkeys(EDITABLE)), severity="warning")
         ch.emit(events.PAGE_DELETED, {"page_id": page_id, "slug": page.slug}, {page_id})
 
 
-async def get_page(page_id: int) -> StatusPage:
-    page = await StatusPage.filter(id=page_id).first()
+def _scoped(actor: Actor | None) -> Any:
+    """Pages the actor may see (every page without an actor: internal callers and public routes)."""
+    return StatusPage.all() if scope.sees_everything(actor) else StatusPage.filter(scope.page_q(actor))  # type: ignore[arg-type]
+
+
+async def get_page(page_id: int, *, actor: Actor | None = None, conn: Any = None) -> StatusPage:
+    """The page with this id; NotFound if there is none or, given an ``actor``, if it is outside their teams."""
+    page = await _scoped(actor).filter(id=page_id).using_db(conn).first()
     if page is None:
         raise NotFound(f"No status page with id {page_id}.")
     return page
 
 
-async def find_page(ref: str | int) -> StatusPage:
-    """A page by id or slug (the API accepts either)."""
+async def find_page(ref: str | int, *, actor: Actor | None = None) -> StatusPage:
+    """A page by id or slug (the API accepts either); given an ``actor``, only among the pages in their scope."""
     page = None
     if (page_id := row_id(ref)) is not None:
-        page = await StatusPage.filter(id=page_id).first()
+        page = await _scoped(actor).filter(id=page_id).first()
     slug = str(ref).strip()
     if page is None and slug and slug_problem(slug) is None:
-        page = await StatusPage.filter(slug=slug).first()
+        page = await _scoped(actor).filter(slug=slug).first()
     if page is None:
         raise NotFound(f"No status page '{ref}'.")
     return page
 
 
-async def page_field(conn: Any, ref: Any) -> StatusPage:
-    """The page an input field names by id or slug, inside ``conn``'s transaction; Invalid({"page": ...}) if none."""
+async def page_field(conn: Any, ref: Any, actor: Actor | None = None) -> StatusPage:
+    """The page an input field names by id or slug, inside ``conn``'s transaction; Invalid({"page": ...}) if none
+    (or, given an ``actor``, none in their scope)."""
     page = None
     if (page_id := row_id(ref)) is not None:
-        page = await StatusPage.filter(id=page_id).using_db(conn).first()
+        page = await _scoped(actor).filter(id=page_id).using_db(conn).first()
     if page is None and isinstance(ref, str) and ref.strip():
-        page = await StatusPage.filter(slug=ref.strip()).using_db(conn).first()
+        page = await _scoped(actor).filter(slug=ref.strip()).using_db(conn).first()
     if page is None:
         raise Invalid({"page": f"No status page '{ref}'."})
     return page
 
 
-async def list_pages() -> list[StatusPage]:
-    return await StatusPage.all().order_by("id")
+async def list_pages(actor: Actor | None = None) -> list[StatusPage]:
+    """Every page, or, given an ``actor``, the pages in their scope (app/auth/scope.py)."""
+    return await _scoped(actor).order_by("id")
 
 
 async def default_page() -> StatusPage | None:

@@ -4,6 +4,9 @@ change per component — following changes made elsewhere (another admin, the AP
 Each card is drawn from the page's snapshot (app/snapshot.py) and updated in place from ``store.listen``: a
 rebuild touches only the elements whose value changed, on the clients that show that page. The subscriptions
 live while the browser is connected, so a tab that never connects or has gone costs no work per change.
+
+Only the pages in the visitor's scope are shown (app/auth/scope.py): MEMBER and READ_ONLY users see the pages of
+their teams and the pages of no team.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from fastapi import Request
 from nicegui import ui
 
 from app import events
-from app.auth import Actor, allowed
+from app.auth import Actor, allowed, scope
 from app.enums import ComponentStatus
 from app.events import bus
 from app.services import components as component_service
@@ -267,9 +270,10 @@ def _attr(text: str) -> str:
 
 
 class Board:
-    """Every page's card; pages created or deleted elsewhere come and go while the browser is connected."""
+    """Every page's card (of the pages in the actor's scope, ``visible``: None for all); pages created or deleted
+    elsewhere, or moved into or out of the actor's teams, come and go while the browser is connected."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, visible: set[int] | None = None) -> None:
         self.actor = actor
         self.cards: dict[int, PageCard] = {}
         self.following = False
@@ -277,7 +281,8 @@ class Board:
         self.empty = ui.label("No status pages yet. Create the first one below.").classes("text-slate-600")
         self.container = ui.column().classes("w-full gap-6")
         for page_id in sorted(store.by_id):
-            self.add(page_id)
+            if visible is None or page_id in visible:
+                self.add(page_id)
 
     def add(self, page_id: int) -> None:
         if page_id in self.cards or self.container.is_deleted:
@@ -302,7 +307,11 @@ class Board:
         if self.following:
             return
         self.following = True
-        bus.subscribe(self._on_event, [events.PAGE_CREATED, events.PAGE_DELETED])
+        names = [events.PAGE_CREATED, events.PAGE_DELETED]
+        if not scope.sees_everything(self.actor):
+            # a page may have changed teams, or the user their teams
+            names += [events.PAGE_UPDATED, events.USER_CHANGED]
+        bus.subscribe(self._on_event, names)
         for card in self.cards.values():
             card.follow()
 
@@ -313,8 +322,18 @@ class Board:
             card.unfollow()
 
     async def _page_event(self, event: events.Event) -> None:
+        if event.name == events.USER_CHANGED:
+            visible = await scope.visible_page_ids(self.actor)
+            for page_id in sorted(store.by_id):
+                if visible is None or page_id in visible:
+                    self.add(page_id)
+            for page_id in [p for p in self.cards if visible is not None and p not in visible]:
+                self.remove(page_id)
+            return
         for page_id in event.page_ids:
-            if event.name == events.PAGE_CREATED:
+            if event.name == events.PAGE_DELETED:
+                self.remove(page_id)
+            elif await scope.page_in_scope(self.actor, page_id):
                 self.add(page_id)
             else:
                 self.remove(page_id)
@@ -356,9 +375,9 @@ async def dashboard(request: Request) -> None:
         return
     actor = session.actor_for(user, request)
 
-    with frame("Dashboard", user.email):
+    with frame("Dashboard", user.email, user.role):
         ui.label("Status pages").classes("text-2xl font-semibold")
-        board = Board(actor)
+        board = Board(actor, await scope.visible_page_ids(actor))
         if allowed(actor.role, "page.create"):
             _new_page_form(board, actor)
 

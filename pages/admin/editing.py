@@ -125,7 +125,7 @@ def no_check(_: str) -> None:
 
 @contextmanager
 def admin_frame(title: str, user: User) -> Iterator[None]:
-    with frame(title, user.email):
+    with frame(title, user.email, user.role):
         ui.add_css(MARKDOWN_CSS)
         yield
 

@@ -4,17 +4,21 @@ updates, resolve, pin, rename, delete, the root-cause write-up).
 Every change goes through app/services/incidents.py with the signed-in user's Actor; a screen offers only what the
 user's role allows, and shows the service's message when it refuses anyway. The shared pieces (Markdown editor,
 component status pickers, tags) live in pages/admin/editing.py.
+
+Only incidents of pages in the user's scope are listed or opened (app/auth/scope.py); another team's incident
+reads "No such incident.", as an unknown id does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
 from nicegui import ui
 
 from app import events, markdown
-from app.auth import Actor, allowed
+from app.auth import Actor, allowed, scope
 from app.enums import ComponentStatus, IncidentImpact, IncidentStatus
 from app.services import incidents as incident_service
 from app.services import pages as page_service
@@ -54,6 +58,40 @@ from pages.admin.editing import (
 from pages.theme import Form, notify_done
 from storage.models import Incident, IncidentTemplate, IncidentUpdate, StatusPage
 
+# --- scope ------------------------------------------------------------------------------------------------------
+
+def scoped_get(request: Request, get: Callable[..., Awaitable[Any]]) -> Callable[[int], Awaitable[Any]]:
+    """``get(id, actor=…)`` as the signed-in user, for ``item_screen``: an item of a page outside their teams is
+    NotFound, as an unknown id is."""
+    async def scoped(item_id: int) -> Any:
+        user = await session.current_user()
+        if user is None:  # item_screen has sent the visitor to sign in already
+            raise NotFound("Not signed in.")
+        return await get(item_id, actor=session.actor_for(user, request))
+    return scoped
+
+
+class NoPage:
+    """What a "new …" screen shows when none of the pages offered is in the user's scope."""
+
+    def build(self) -> None:
+        ui.label("There is no status page yet.").classes(MUTED)
+        ui.link("Back to the dashboard", "/admin")
+
+    async def choose_page(self, page_id: int) -> None:
+        return None
+
+
+async def scoped_choice(actor: Actor, pages: list[StatusPage], chosen: StatusPage
+                        ) -> tuple[list[StatusPage], StatusPage | None]:
+    """The pages of a "new …" form narrowed to the actor's scope, and the one to start with (``chosen`` if it is
+    among them, else the first); (``[]``, None) when none is."""
+    pages = await scope.filter_pages(actor, pages)
+    if not pages:
+        return [], None
+    return pages, chosen if chosen in pages else pages[0]
+
+
 # --- /admin/incidents --------------------------------------------------------------------------------------------
 
 ALL_PAGES = 0
@@ -71,14 +109,15 @@ async def _latest_updates(incident_ids: list[int]) -> dict[int, dict[str, Any]]:
 class IncidentList:
     """Every incident (or one page's), open ones first; follows changes made elsewhere while connected."""
 
-    def __init__(self, pages: list[StatusPage], page_id: int) -> None:
+    def __init__(self, actor: Actor, pages: list[StatusPage], page_id: int) -> None:
+        self.actor = actor
         self.pages = {p.id: p for p in pages}
         self.page_id = page_id
         self.incidents: list[Incident] = []
         self.latest: dict[int, dict[str, Any]] = {}
 
     async def load(self) -> None:
-        self.incidents = await incident_service.list_incidents(self.page_id or None)
+        self.incidents = await incident_service.list_incidents(self.page_id or None, actor=self.actor)
         self.latest = await _latest_updates([i.id for i in self.incidents])
 
     async def reload(self, _: Any = None) -> None:
@@ -131,9 +170,9 @@ async def incident_list(request: Request, page: str | None = None) -> None:
     if user is None:
         return
     actor = session.actor_for(user, request)
-    pages = await page_service.list_pages()
+    pages = await page_service.list_pages(actor)
     chosen = next((p for p in pages if p.slug == page or str(p.id) == page), None)
-    listing = IncidentList(pages, chosen.id if chosen else ALL_PAGES)
+    listing = IncidentList(actor, pages, chosen.id if chosen else ALL_PAGES)
     await listing.load()
 
     with admin_frame("Incidents", user):
@@ -212,8 +251,10 @@ class Composer:
         self._show_zone()
 
     async def choose_page(self, page_id: int | None) -> None:
-        if page_id is None or page_id not in self.pages:
+        if page_id is None:
             return
+        if page_id not in self.pages:  # form_screen's first choice may be a page outside the user's scope
+            page_id = self.page.id
         self.page = self.pages[page_id]
         self._show_zone()
         self.pickers.show(await page_components(page_id))
@@ -253,8 +294,11 @@ class Composer:
 
 @ui.page("/admin/incidents/new")
 async def new_incident(request: Request, page: str | None = None) -> None:
-    async def make(actor: Actor, pages: list[StatusPage], chosen: StatusPage) -> Composer:
-        return Composer(actor, pages, await incident_service.list_templates(), chosen)
+    async def make(actor: Actor, pages: list[StatusPage], chosen: StatusPage) -> Composer | NoPage:
+        pages, first = await scoped_choice(actor, pages, chosen)
+        if first is None:
+            return NoPage()
+        return Composer(actor, pages, await incident_service.list_templates(), first)
 
     await form_screen(request, title="New incident", back=("Incidents", "/admin/incidents"), action="incident.create",
                       cannot="You cannot open incidents", page=page, make=make)
@@ -296,7 +340,7 @@ class IncidentScreen:
 
     async def load(self) -> None:
         try:
-            self.incident = await incident_service.get_incident(self.incident.id)
+            self.incident = await incident_service.get_incident(self.incident.id, actor=self.actor)
         except NotFound:
             self.gone = True
             return
@@ -535,7 +579,8 @@ class IncidentScreen:
 
 @ui.page("/admin/incidents/{incident_id}")
 async def incident_detail(request: Request, incident_id: str) -> None:
-    await item_screen(request, incident_id, get=incident_service.get_incident, missing_text="No such incident.",
+    await item_screen(request, incident_id, get=scoped_get(request, incident_service.get_incident),
+                      missing_text="No such incident.",
                       back=("Back to the incidents", "/admin/incidents"), make=IncidentScreen,
                       follows=[events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED, events.INCIDENT_BACKFILLED,
                                events.INCIDENT_DELETED])

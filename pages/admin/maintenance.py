@@ -3,6 +3,9 @@ and each window's screen to start it early, extend it, complete it, cancel it an
 
 Times typed into the forms are read in the window's time zone (the page's by default), as the service does;
 times shown are in the page's zone with their offset.
+
+Only windows of pages in the user's scope are listed or opened (app/auth/scope.py); another team's window reads
+"No such maintenance.", as an unknown id does.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from pages.admin.editing import (
     tag,
     when,
 )
+from pages.admin.incidents import NoPage, scoped_choice, scoped_get
 from pages.theme import Form, notify_done
 from storage.models import Maintenance, MaintenanceComponent, MaintenanceUpdate, StatusPage
 
@@ -114,13 +118,14 @@ ALL_PAGES = 0
 
 
 class MaintenanceList:
-    def __init__(self, pages: list[StatusPage], page_id: int) -> None:
+    def __init__(self, actor: Actor, pages: list[StatusPage], page_id: int) -> None:
+        self.actor = actor
         self.pages = {p.id: p for p in pages}
         self.page_id = page_id
         self.windows: list[Maintenance] = []
 
     async def load(self) -> None:
-        self.windows = await maintenance_service.list_maintenances(self.page_id or None)
+        self.windows = await maintenance_service.list_maintenances(self.page_id or None, actor=self.actor)
 
     async def reload(self, _: Any = None) -> None:
         await self.load()
@@ -167,9 +172,9 @@ async def maintenance_list(request: Request, page: str | None = None) -> None:
     if user is None:
         return
     actor = session.actor_for(user, request)
-    pages = await page_service.list_pages()
+    pages = await page_service.list_pages(actor)
     chosen = next((p for p in pages if p.slug == page or str(p.id) == page), None)
-    listing = MaintenanceList(pages, chosen.id if chosen else ALL_PAGES)
+    listing = MaintenanceList(actor, pages, chosen.id if chosen else ALL_PAGES)
     await listing.load()
     with admin_frame("Maintenance", user):
         with ui.row().classes("w-full items-center justify-between gap-3"):
@@ -267,8 +272,10 @@ class Scheduler:
 
     # --- reacting to the form ---------------------------------------------------------------------------------
     async def choose_page(self, page_id: int | None) -> None:
-        if page_id is None or page_id not in self.pages:
+        if page_id is None:
             return
+        if page_id not in self.pages:  # form_screen's first choice may be a page outside the user's scope
+            page_id = self.page.id
         self.page = self.pages[page_id]
         self.zone.set_value(self.page.time_zone)
         self.components = await page_components(page_id)
@@ -336,8 +343,9 @@ class Scheduler:
 
 @ui.page("/admin/maintenance/new")
 async def new_maintenance(request: Request, page: str | None = None) -> None:
-    async def make(actor: Actor, pages: list[StatusPage], chosen: StatusPage) -> Scheduler:
-        return Scheduler(actor, pages, chosen)
+    async def make(actor: Actor, pages: list[StatusPage], chosen: StatusPage) -> Scheduler | NoPage:
+        pages, first = await scoped_choice(actor, pages, chosen)
+        return NoPage() if first is None else Scheduler(actor, pages, first)
 
     await form_screen(request, title="Schedule maintenance", back=("Maintenance", "/admin/maintenance"),
                       action="maintenance.create", cannot="You cannot schedule maintenance", page=page, make=make)
@@ -373,7 +381,7 @@ class MaintenanceScreen:
 
     async def load(self) -> None:
         try:
-            self.m = await maintenance_service.get_maintenance(self.m.id)
+            self.m = await maintenance_service.get_maintenance(self.m.id, actor=self.actor)
         except NotFound:
             self.gone = True
             return
@@ -558,6 +566,6 @@ class MaintenanceScreen:
 
 @ui.page("/admin/maintenance/{maintenance_id}")
 async def maintenance_detail(request: Request, maintenance_id: str) -> None:
-    await item_screen(request, maintenance_id, get=maintenance_service.get_maintenance,
+    await item_screen(request, maintenance_id, get=scoped_get(request, maintenance_service.get_maintenance),
                       missing_text="No such maintenance.", back=("Back to maintenance", "/admin/maintenance"),
                       make=MaintenanceScreen, follows=EVENTS)

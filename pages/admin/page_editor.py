@@ -1,6 +1,9 @@
 """/admin/pages/{page_id}: every setting of one status page, checked as it is entered, with a live preview;
 /admin/preview/{slug}: a draft or private page as signed-in staff see it; /admin/uploads/{name}: the brand images
-that preview shows (the public asset route hides a page's images while the page is hidden)."""
+that preview shows (the public asset route hides a page's images while the page is hidden).
+
+A page outside the signed-in user's teams (app/auth/scope.py) is answered as if it did not exist, here and in the
+structure editor (``scoped_page``)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from nicegui import background_tasks, events, ui
 from app import html
 from app.api.assets import asset_response
 from app.api.public import _not_found
-from app.auth import Actor, allowed
+from app.auth import Actor, allowed, scope
 from app.enums import Role
 from app.services import pages as page_service
 from app.services.errors import Invalid, ServiceError
@@ -46,7 +49,8 @@ async def preview(slug: str) -> Response:
     """The page as visitors would see it once published, with a banner; 404 (as on the public route) for anyone
     not signed in, so a hidden page's existence does not leak."""
     snapshot = store.by_slug(slug)
-    if snapshot is None or await _staff() is None:
+    user = await _staff() if snapshot is not None else None
+    if snapshot is None or user is None or not await scope.page_in_scope(Actor.for_user(user), snapshot.page.id):
         return _not_found()
     return HTMLResponse(html.status_page(snapshot, live_url="", preview=True),
                         headers={"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"})
@@ -337,12 +341,29 @@ class PageEditor:
         ui.context.client.on_delete(stop)
 
 
+async def scoped_page(request: Request, page_ref: str) -> tuple[User, StatusPage, Actor] | None:
+    """(user, page, actor) for an admin screen about one page, by id or slug; None after sending a visitor who is
+    not signed in to the sign-in page, or after saying that there is no such page — also when the page is outside
+    the user's teams, in the same words, so that its existence does not leak."""
+    found = await signed_in_page(page_ref)
+    if found is None:
+        return None
+    user, page = found
+    actor = session.actor_for(user, request)
+    if not await scope.page_in_scope(actor, page.id):
+        with frame("Page not found", user.email, user.role):
+            ui.label("There is no such status page.").classes("text-lg")
+            ui.link("Back to the dashboard", "/admin")
+        return None
+    return user, page, actor
+
+
 @ui.page("/admin/pages/{page_id}")
 async def page_editor(request: Request, page_id: str) -> None:
-    found = await signed_in_page(page_id)
+    found = await scoped_page(request, page_id)
     if found is None:
         return
-    user, page = found
-    with frame(f"Edit {page.title}", user.email):
+    user, page, actor = found
+    with frame(f"Edit {page.title}", user.email, user.role):
         ui.link("← Dashboard", "/admin").classes("text-sm")
-        PageEditor(page, session.actor_for(user, request)).build()
+        PageEditor(page, actor).build()

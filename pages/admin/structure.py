@@ -20,15 +20,15 @@ from fastapi import Request
 from nicegui import background_tasks, ui
 from nicegui.events import SortableEventArguments
 
-from app.auth import Actor
+from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services import groups
 from app.services.errors import Invalid, ServiceError
 from app.services.groups import Node
 from app.services.validation import text_problem
 from app.snapshot import store
-from pages import session
-from pages.theme import Form, frame, notify_done, signed_in_page
+from pages.admin.page_editor import scoped_page
+from pages.theme import Form, frame, notify_done
 from storage.models import Component, Placement, StatusPage
 
 log = logging.getLogger(__name__)
@@ -390,15 +390,19 @@ class StructureEditor:
             select.set_options(options, value=select.value)
 
     async def _load_candidates(self) -> None:
-        """Components not on this page, each with the pages that show it."""
+        """Components not on this page, each with the pages that show it: only components and pages in the
+        visitor's scope (app/auth/scope.py)."""
         here = set(await Placement.filter(page_id=self.page_id).values_list("component_id", flat=True))
+        visible_pages = await scope.visible_page_ids(self.actor)
+        visible_components = await scope.visible_component_ids(self.actor)
         shown_on: dict[int, list[str]] = {}
-        for component_id, title in await Placement.exclude(page_id=self.page_id) \
-                .values_list("component_id", "page__title"):
-            shown_on.setdefault(component_id, []).append(title)
+        for component_id, page_id, title in await Placement.exclude(page_id=self.page_id) \
+                .values_list("component_id", "page_id", "page__title"):
+            if visible_pages is None or page_id in visible_pages:
+                shown_on.setdefault(component_id, []).append(title)
         options = {}
         for component_id, name in await Component.all().order_by("name", "id").values_list("id", "name"):
-            if component_id not in here:
+            if component_id not in here and (visible_components is None or component_id in visible_components):
                 pages = ", ".join(sorted(shown_on.get(component_id, []))) or "no page"
                 options[component_id] = f"{name} (on {pages})"
         value = self.candidates.value if self.candidates.value in options else None
@@ -461,11 +465,11 @@ def _message(exc: ServiceError) -> str:
 
 @ui.page("/admin/pages/{page_id}/structure")
 async def structure_editor(request: Request, page_id: str) -> None:
-    found = await signed_in_page(page_id)
+    found = await scoped_page(request, page_id)
     if found is None:
         return
-    user, page = found
-    with frame(f"Structure of {page.title}", user.email):
+    user, page, actor = found
+    with frame(f"Structure of {page.title}", user.email, user.role):
         with ui.row().classes("w-full items-center justify-between"):
             with ui.column().classes("gap-0"):
                 ui.link("← Dashboard", "/admin").classes("text-sm")
@@ -474,7 +478,7 @@ async def structure_editor(request: Request, page_id: str) -> None:
                 ui.button("Edit page", icon="edit").props(f'flat dense no-caps href="/admin/pages/{page.id}"')
                 ui.button("View", icon="open_in_new") \
                     .props(f'flat dense no-caps href="/status/{page.slug}" target="_blank"')
-        editor = StructureEditor(page, session.actor_for(user, request))
+        editor = StructureEditor(page, actor)
     await editor.reload()
 
     client = ui.context.client

@@ -1,12 +1,13 @@
 """/admin/templates: prepared incidents. Picking one in the composer fills in its title, message, impact and
-component statuses; the components may come from any status page."""
+component statuses; the components may come from any status page in the user's scope (app/auth/scope.py): those
+of other teams' pages are neither offered nor named."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from nicegui import ui
 
-from app.auth import Actor, allowed
+from app.auth import Actor, allowed, scope
 from app.enums import ComponentStatus, IncidentImpact
 from app.services import incidents as incident_service
 from app.services import pages as page_service
@@ -47,11 +48,13 @@ class TemplateScreen:
         self.may_manage = allowed(actor.role, "template.manage")
         self.templates: list[IncidentTemplate] = []
         self.names: dict[int, str] = {}
+        self.visible: set[int] | None = None  # the components in the actor's scope (None: all)
         self.editing: IncidentTemplate | None = None
         self.card: ui.card | None = None
 
     async def load(self) -> None:
         self.templates = await incident_service.list_templates()
+        self.visible = await scope.visible_component_ids(self.actor)
         self.names = await component_names(int(cid) for t in self.templates for cid in (t.components or {}))
 
     # --- the list ------------------------------------------------------------------------------------------------
@@ -82,6 +85,8 @@ class TemplateScreen:
             if template.body.strip():
                 rendered(template.body)
             for cid, status in (template.components or {}).items():
+                if self.visible is not None and int(cid) not in self.visible:
+                    continue
                 ui.label(f"{self.names.get(int(cid), f'Component {cid}')}: {ComponentStatus(status).label}") \
                     .classes("text-xs text-slate-600")
 
@@ -188,7 +193,8 @@ async def templates_page(request: Request) -> None:
     user = await session.require_user()
     if user is None:
         return
-    screen = TemplateScreen(session.actor_for(user, request), await page_service.list_pages())
+    actor = session.actor_for(user, request)
+    screen = TemplateScreen(actor, await page_service.list_pages(actor))
     await screen.load()
     with admin_frame("Incident templates", user):
         back_link("Incidents", "/admin/incidents")
