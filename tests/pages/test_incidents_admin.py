@@ -8,39 +8,12 @@ from datetime import UTC, datetime, timedelta
 from nicegui import ui
 from nicegui.testing import User
 
-from app.auth import Actor
 from app.enums import ComponentStatus, IncidentImpact, IncidentStatus
 from app.runtime import state
-from app.services import components, incidents, pages, users
+from app.services import incidents, pages, users
 from storage.models import Component, Incident, IncidentTemplate
 from tests.conftest import settle
-
-ELSEWHERE = Actor.system("test-elsewhere")
-
-
-async def _acme(zone: str = "UTC") -> tuple[int, dict[str, int]]:
-    """The page 'acme' with the components API and Database; the page id and the components' ids."""
-    page = await pages.create_page(ELSEWHERE, title="Acme Cloud", slug="acme")
-    if zone != "UTC":
-        await pages.update_page(ELSEWHERE, page.id, time_zone=zone)
-    ids = {name: (await components.create_component(ELSEWHERE, name=name, pages=[page.id])).id
-           for name in ("API", "Database")}
-    await settle()
-    return page.id, ids
-
-
-def _element(user: User, marker: str) -> ui.element:
-    return next(iter(user.find(marker=marker).elements))
-
-
-def _set(user: User, marker: str, value) -> None:
-    """What choosing in a select or picking a date does (the simulated user cannot drive those)."""
-    with user:
-        _element(user, marker).set_value(value)
-
-
-def _button(user: User, text: str) -> None:
-    user.find(kind=ui.button, content=text).click()
+from tests.pages.screens import ELSEWHERE, acme, click, element, set_value
 
 
 async def _status(component_id: int) -> ComponentStatus:
@@ -53,15 +26,15 @@ def _links_in_order(user: User, marker: str) -> list[str]:
 
 
 async def test_the_composer_opens_an_incident_holding_the_chosen_component_statuses(signed_in: User):
-    _, ids = await _acme()
+    _, ids = await acme()
     await signed_in.open("/admin/incidents/new?page=acme")
     await signed_in.should_see("Affected components")
 
     signed_in.find(marker="title").type("API errors")
-    _set(signed_in, "impact", "MAJOR")
+    set_value(signed_in, "impact", "MAJOR")
     signed_in.find(marker="body").type("Requests fail with **500**.")
-    _set(signed_in, f"component-{ids['API']}", "MAJOR_OUTAGE")
-    _button(signed_in, "Open incident")
+    set_value(signed_in, f"component-{ids['API']}", "MAJOR_OUTAGE")
+    click(signed_in, "Open incident")
 
     await signed_in.should_see("Post an update")
     await signed_in.should_see("API: Operational → Major outage")
@@ -73,7 +46,7 @@ async def test_the_composer_opens_an_incident_holding_the_chosen_component_statu
 
 
 async def test_picking_a_template_prefills_title_message_impact_and_components(signed_in: User):
-    _, ids = await _acme()
+    _, ids = await acme()
     await incidents.save_template(ELSEWHERE, name="Database down", title="Database unavailable",
                                   body="We are *looking into it*.", impact=IncidentImpact.PARTIAL,
                                   components={ids["Database"]: "PARTIAL_OUTAGE"})
@@ -83,42 +56,42 @@ async def test_picking_a_template_prefills_title_message_impact_and_components(s
     signed_in.find(marker="template").click()
     signed_in.find("Database down").click()
 
-    assert _element(signed_in, "title").value == "Database unavailable"
-    assert _element(signed_in, "body").value == "We are *looking into it*."
-    assert _element(signed_in, "impact").value == "PARTIAL"
-    assert _element(signed_in, f"component-{ids['Database']}").value == "PARTIAL_OUTAGE"
-    assert _element(signed_in, f"component-{ids['API']}").value == "none"
-    assert "<em>looking into it</em>" in _element(signed_in, "body-preview").content
+    assert element(signed_in, "title").value == "Database unavailable"
+    assert element(signed_in, "body").value == "We are *looking into it*."
+    assert element(signed_in, "impact").value == "PARTIAL"
+    assert element(signed_in, f"component-{ids['Database']}").value == "PARTIAL_OUTAGE"
+    assert element(signed_in, f"component-{ids['API']}").value == "none"
+    assert "<em>looking into it</em>" in element(signed_in, "body-preview").content
 
 
 async def test_the_preview_renders_the_markdown_as_it_is_typed(signed_in: User):
-    await _acme()
+    await acme()
     await signed_in.open("/admin/incidents/new")
     await signed_in.should_see("The formatted text appears here as you type")
 
     signed_in.find(marker="body").type("Logins are **slow** for [some users](https://example.com).")
 
-    preview = _element(signed_in, "body-preview").content
+    preview = element(signed_in, "body-preview").content
     assert "<strong>slow</strong>" in preview
     assert 'href="https://example.com"' in preview
     await signed_in.should_not_see("The formatted text appears here as you type")
 
 
 async def test_an_empty_message_shows_on_its_field_and_opens_nothing(signed_in: User):
-    await _acme()
+    await acme()
     await signed_in.open("/admin/incidents/new")
     await signed_in.should_see("Affected components")
 
     signed_in.find(marker="title").type("API errors")
-    _button(signed_in, "Open incident")
+    click(signed_in, "Open incident")
 
     await signed_in.should_see("Write what is happening: an update needs a message.")
-    assert _element(signed_in, "title").value == "API errors"  # nothing typed is lost
+    assert element(signed_in, "title").value == "API errors"  # nothing typed is lost
     assert await Incident.all().count() == 0
 
 
 async def test_a_backfill_is_read_in_the_pages_time_zone_and_a_future_one_is_refused_on_its_field(signed_in: User):
-    _, ids = await _acme(zone="Europe/Berlin")
+    _, ids = await acme(zone="Europe/Berlin")
     await signed_in.open("/admin/incidents/new")
     await signed_in.should_see("Affected components")
     signed_in.find(marker="title").type("Night outage")
@@ -127,14 +100,14 @@ async def test_a_backfill_is_read_in_the_pages_time_zone_and_a_future_one_is_ref
     await signed_in.should_see("Times are read in the page's time zone, Europe/Berlin.")
 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    _set(signed_in, "started_at", tomorrow)
-    _button(signed_in, "Open incident")
+    set_value(signed_in, "started_at", tomorrow)
+    click(signed_in, "Open incident")
     await signed_in.should_see("An incident cannot start in the future; schedule maintenance instead.")
     assert await Incident.all().count() == 0
 
-    _set(signed_in, "started_at", "2025-01-10T03:00")
-    _set(signed_in, "resolved_at", "2025-01-10T04:30")
-    _button(signed_in, "Open incident")
+    set_value(signed_in, "started_at", "2025-01-10T03:00")
+    set_value(signed_in, "resolved_at", "2025-01-10T04:30")
+    click(signed_in, "Open incident")
 
     await signed_in.should_see("Backfilled")
     incident = await Incident.get(name="Night outage")
@@ -145,17 +118,17 @@ async def test_a_backfill_is_read_in_the_pages_time_zone_and_a_future_one_is_ref
 
 
 async def test_posting_an_update_changes_the_components_and_one_click_resolve_restores_them(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme()
     incident = await incidents.create_incident(ELSEWHERE, page=page_id, name="API errors", impact="MAJOR",
                                                body="Investigating.", components={ids["API"]: "MAJOR_OUTAGE"})
     await signed_in.open(f"/admin/incidents/{incident.id}")
     await signed_in.should_see("Post an update")
-    assert _element(signed_in, f"component-{ids['API']}").value == "MAJOR_OUTAGE"  # what it holds now
+    assert element(signed_in, f"component-{ids['API']}").value == "MAJOR_OUTAGE"  # what it holds now
 
-    _set(signed_in, "update-status", "MONITORING")
-    _set(signed_in, f"component-{ids['API']}", "DEGRADED")
+    set_value(signed_in, "update-status", "MONITORING")
+    set_value(signed_in, f"component-{ids['API']}", "DEGRADED")
     signed_in.find(marker="update-body").type("A fix is deployed; error rates are falling.")
-    _button(signed_in, "Post update")
+    click(signed_in, "Post update")
 
     await signed_in.should_see("Update posted")
     await signed_in.should_see("API: Major outage → Degraded performance")
@@ -163,7 +136,7 @@ async def test_posting_an_update_changes_the_components_and_one_click_resolve_re
     assert await _status(ids["API"]) == ComponentStatus.DEGRADED
     assert (await Incident.get(id=incident.id)).status == IncidentStatus.MONITORING
 
-    _button(signed_in, "Resolve")
+    click(signed_in, "Resolve")
 
     await signed_in.should_see("Incident resolved")
     await signed_in.should_see("This incident has been resolved.")
@@ -173,54 +146,54 @@ async def test_posting_an_update_changes_the_components_and_one_click_resolve_re
 
 
 async def test_a_postmortem_is_published_and_unpublished(signed_in: User):
-    page_id, _ = await _acme()
+    page_id, _ = await acme()
     incident = await incidents.create_incident(ELSEWHERE, page=page_id, name="API errors", body="Investigating.")
     await incidents.resolve_incident(ELSEWHERE, incident.id)
     await signed_in.open(f"/admin/incidents/{incident.id}")
     await signed_in.should_see("Postmortem")
 
     signed_in.find(marker="postmortem").type("## Root cause\n\nAn expired certificate.")
-    assert "<h2>Root cause</h2>" in _element(signed_in, "postmortem-preview").content
-    _button(signed_in, "Publish")
+    assert "<h2>Root cause</h2>" in element(signed_in, "postmortem-preview").content
+    click(signed_in, "Publish")
 
     await signed_in.should_see("Postmortem published")
     stored = await Incident.get(id=incident.id)
     assert stored.postmortem_body == "## Root cause\n\nAn expired certificate."
     assert stored.postmortem_published_at is not None
 
-    _button(signed_in, "Unpublish")
+    click(signed_in, "Unpublish")
     await signed_in.should_see("Postmortem unpublished")
     assert (await Incident.get(id=incident.id)).postmortem_published_at is None
 
 
 async def test_pin_rename_and_delete_from_the_incident_screen(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme()
     incident = await incidents.create_incident(ELSEWHERE, page=page_id, name="API erors", body="Investigating.",
                                                components={ids["API"]: "PARTIAL_OUTAGE"})
     await signed_in.open(f"/admin/incidents/{incident.id}")
     await signed_in.should_see("Post an update")
 
-    _button(signed_in, "Pin")
+    click(signed_in, "Pin")
     await signed_in.should_see("Pinned to the top of the page")
     assert (await Incident.get(id=incident.id)).pinned
 
-    _button(signed_in, "Edit title and impact")
+    click(signed_in, "Edit title and impact")
     signed_in.find(marker="edit-title").clear().type("API errors")
-    _set(signed_in, "edit-impact", "PARTIAL")
-    _button(signed_in, "Save")
+    set_value(signed_in, "edit-impact", "PARTIAL")
+    click(signed_in, "Save")
     await signed_in.should_see("Incident saved")
     stored = await Incident.get(id=incident.id)
     assert (stored.name, stored.impact) == ("API errors", IncidentImpact.PARTIAL)
 
-    _button(signed_in, "Delete")
-    _button(signed_in, "Delete incident")
+    click(signed_in, "Delete")
+    click(signed_in, "Delete incident")
     await signed_in.should_see("No incidents. All quiet.")
     assert not await Incident.filter(id=incident.id).exists()
     assert await _status(ids["API"]) == ComponentStatus.OPERATIONAL
 
 
 async def test_the_list_shows_open_incidents_first_pinned_then_newest_and_filters_by_page(signed_in: User):
-    page_id, _ = await _acme()
+    page_id, _ = await acme()
     other = await pages.create_page(ELSEWHERE, title="Internal", slug="internal")
     now = datetime.now(UTC)
     await incidents.create_incident(ELSEWHERE, page=page_id, name="Old outage", body="Over.", backfill=True,
@@ -243,7 +216,7 @@ async def test_the_list_shows_open_incidents_first_pinned_then_newest_and_filter
 
 
 async def test_incidents_opened_and_updated_elsewhere_show_without_a_reload(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme()
     await signed_in.open("/admin/incidents")
     await signed_in.should_see("No incidents. All quiet.")
 
@@ -258,7 +231,7 @@ async def test_incidents_opened_and_updated_elsewhere_show_without_a_reload(sign
     await incidents.post_update(ELSEWHERE, incident.id, status="IDENTIFIED", body="An index was rebuilding.")
     await settle()
     await signed_in.should_see("An index was rebuilding.")
-    assert _element(signed_in, "update-body").value == "Half-typed"  # the form is left alone
+    assert element(signed_in, "update-body").value == "Half-typed"  # the form is left alone
 
 
 async def test_an_unknown_or_malformed_id_says_so_with_a_way_back(signed_in: User):
@@ -269,16 +242,16 @@ async def test_an_unknown_or_malformed_id_says_so_with_a_way_back(signed_in: Use
 
 
 async def test_a_template_is_created_and_edited_on_the_templates_screen(signed_in: User):
-    _, ids = await _acme()
+    _, ids = await acme()
     await signed_in.open("/admin/templates")
     await signed_in.should_see("New template")
 
     signed_in.find(marker="template-name").type("API down")
     signed_in.find(marker="template-title").type("API unavailable")
     signed_in.find(marker="template-body").type("We are investigating.")
-    _set(signed_in, "template-impact", "MAJOR")
-    _set(signed_in, f"component-{ids['API']}", "MAJOR_OUTAGE")
-    _button(signed_in, "Save template")
+    set_value(signed_in, "template-impact", "MAJOR")
+    set_value(signed_in, f"component-{ids['API']}", "MAJOR_OUTAGE")
+    click(signed_in, "Save template")
 
     await signed_in.should_see("Template 'API down' saved")
     template = await IncidentTemplate.get(name="API down")
@@ -287,10 +260,10 @@ async def test_a_template_is_created_and_edited_on_the_templates_screen(signed_i
     assert template.components == {str(ids["API"]): "MAJOR_OUTAGE"}
     await signed_in.should_see("API: Major outage")
 
-    _button(signed_in, "Edit")
+    click(signed_in, "Edit")
     await signed_in.should_see("Edit template 'API down'")
     signed_in.find(marker="template-title").clear().type("API down for everyone")
-    _button(signed_in, "Save template")
+    click(signed_in, "Save template")
     await signed_in.should_see("Title: API down for everyone")
     assert (await IncidentTemplate.get(id=template.id)).title == "API down for everyone"
 
@@ -299,7 +272,7 @@ async def test_a_read_only_account_is_offered_no_changes_and_is_refused(user: Us
     await users.create_first_owner(email="owner@example.com", password="correct horse")
     state.has_owner = True
     await users.create_user(ELSEWHERE, email="viewer@example.com", password="correct horse", role="READ_ONLY")
-    page_id, _ = await _acme()
+    page_id, _ = await acme()
     incident = await incidents.create_incident(ELSEWHERE, page=page_id, name="API errors", body="Investigating.")
     await user.open("/login")
     user.find("E-mail").type("viewer@example.com")

@@ -9,38 +9,12 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 from nicegui.testing import User
 
-from app.auth import Actor
 from app.enums import ComponentStatus, MaintenanceState
-from app.services import components, maintenance, pages
+from app.services import maintenance
 from storage.models import Component, Maintenance, MaintenanceComponent, MaintenanceUpdate
-from tests.conftest import settle
+from tests.pages.screens import ELSEWHERE, acme, click, element, set_value
 
-ELSEWHERE = Actor.system("test-elsewhere")
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-async def _acme() -> tuple[int, dict[str, int]]:
-    """The page 'acme' in Europe/Berlin with the components API and Database; the page id and the ids."""
-    page = await pages.create_page(ELSEWHERE, title="Acme Cloud", slug="acme")
-    await pages.update_page(ELSEWHERE, page.id, time_zone="Europe/Berlin")
-    ids = {name: (await components.create_component(ELSEWHERE, name=name, pages=[page.id])).id
-           for name in ("API", "Database")}
-    await settle()
-    return page.id, ids
-
-
-def _element(user: User, marker: str) -> ui.element:
-    return next(iter(user.find(marker=marker).elements))
-
-
-def _set(user: User, marker: str, value) -> None:
-    """What picking a date, a time or a choice does (the simulated user cannot drive those inputs)."""
-    with user:
-        _element(user, marker).set_value(value)
-
-
-def _button(user: User, text: str) -> None:
-    user.find(kind=ui.button, content=text).click()
 
 
 def _next_january() -> int:
@@ -55,18 +29,18 @@ async def _window(page_id: int, component_ids: list[int], **extra) -> Maintenanc
 
 
 async def test_scheduling_a_window_reads_its_times_in_the_pages_zone(signed_in: User):
-    _, ids = await _acme()
+    _, ids = await acme("Europe/Berlin")
     year = _next_january()
     await signed_in.open("/admin/maintenance/new")
     await signed_in.should_see("Database")
-    assert _element(signed_in, "time_zone").value == "Europe/Berlin"  # the page's zone by default
+    assert element(signed_in, "time_zone").value == "Europe/Berlin"  # the page's zone by default
 
     signed_in.find(marker="title").type("Database upgrade")
     signed_in.find(marker="body").type("Upgrading to **v16**.")
-    _set(signed_in, "starts_at", f"{year}-01-15T02:00")
-    _set(signed_in, "ends_at", f"{year}-01-15T04:30")
+    set_value(signed_in, "starts_at", f"{year}-01-15T02:00")
+    set_value(signed_in, "ends_at", f"{year}-01-15T04:30")
     signed_in.find(marker=f"component-{ids['Database']}").click()
-    _button(signed_in, "Schedule")
+    click(signed_in, "Schedule")
 
     await signed_in.should_see("Start now")
     m = await Maintenance.get(name="Database upgrade")
@@ -80,28 +54,28 @@ async def test_scheduling_a_window_reads_its_times_in_the_pages_zone(signed_in: 
 
 
 async def test_an_end_before_the_start_shows_on_the_end_and_writes_nothing(signed_in: User):
-    await _acme()
+    await acme("Europe/Berlin")
     year = _next_january()
     await signed_in.open("/admin/maintenance/new")
     await signed_in.should_see("Database")
 
     signed_in.find(marker="title").type("Database upgrade")
-    _set(signed_in, "starts_at", f"{year}-01-15T04:00")
-    _set(signed_in, "ends_at", f"{year}-01-15T02:00")
-    _button(signed_in, "Schedule")
+    set_value(signed_in, "starts_at", f"{year}-01-15T04:00")
+    set_value(signed_in, "ends_at", f"{year}-01-15T02:00")
+    click(signed_in, "Schedule")
 
     await signed_in.should_see("The end must be after the start.")
-    assert _element(signed_in, "title").value == "Database upgrade"
+    assert element(signed_in, "title").value == "Database upgrade"
     assert await Maintenance.all().count() == 0
 
 
 async def test_start_now_puts_components_under_maintenance_and_complete_now_restores_them(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme("Europe/Berlin")
     m = await _window(page_id, [ids["Database"]])
     await signed_in.open(f"/admin/maintenance/{m.id}")
     await signed_in.should_see("Start now")
 
-    _button(signed_in, "Start now")
+    click(signed_in, "Start now")
 
     await signed_in.should_see("Maintenance started")
     await signed_in.should_see("Complete now")
@@ -109,7 +83,7 @@ async def test_start_now_puts_components_under_maintenance_and_complete_now_rest
     assert (await Component.get(id=ids["Database"])).status == ComponentStatus.MAINTENANCE
     assert (await Component.get(id=ids["API"])).status == ComponentStatus.OPERATIONAL
 
-    _button(signed_in, "Complete now")
+    click(signed_in, "Complete now")
 
     await signed_in.should_see("Maintenance completed")
     await signed_in.should_not_see(kind=ui.button, content="Complete now")
@@ -118,21 +92,21 @@ async def test_start_now_puts_components_under_maintenance_and_complete_now_rest
 
 
 async def test_extending_and_posting_an_update(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme("Europe/Berlin")
     m = await _window(page_id, [ids["Database"]])
     new_end = (m.scheduled_until + timedelta(hours=1)).astimezone(BERLIN)
     await signed_in.open(f"/admin/maintenance/{m.id}")
     await signed_in.should_see("Post an update")
 
-    _button(signed_in, "Extend")
-    _set(signed_in, "new-end", new_end.strftime("%Y-%m-%dT%H:%M"))
-    _button(signed_in, "Save end")
+    click(signed_in, "Extend")
+    set_value(signed_in, "new-end", new_end.strftime("%Y-%m-%dT%H:%M"))
+    click(signed_in, "Save end")
     await signed_in.should_see("New end saved")
     assert (await Maintenance.get(id=m.id)).scheduled_until == new_end.replace(second=0, microsecond=0)
 
     signed_in.find(marker="update-body").type("Backups are done; the *upgrade* starts on time.")
-    assert "<em>upgrade</em>" in _element(signed_in, "update-body-preview").content
-    _button(signed_in, "Post update")
+    assert "<em>upgrade</em>" in element(signed_in, "update-body-preview").content
+    click(signed_in, "Post update")
     await signed_in.should_see("Update posted")
     await signed_in.should_see("by owner@example.com")
     assert await MaintenanceUpdate.filter(maintenance_id=m.id).values_list("body", flat=True) == [
@@ -140,15 +114,15 @@ async def test_extending_and_posting_an_update(signed_in: User):
 
 
 async def test_the_weekly_recurrence_preview_shows_the_next_occurrences_or_what_is_wrong(signed_in: User):
-    await _acme()
+    await acme("Europe/Berlin")
     await signed_in.open("/admin/maintenance/new")
     await signed_in.should_see("Database")
 
     signed_in.find("Weekly").click()
     await signed_in.should_see("Give at least one weekday.")
     signed_in.find(marker="day-1").click()  # Tuesday
-    _set(signed_in, "weekly-time", "03:00")
-    _set(signed_in, "duration", 90)
+    set_value(signed_in, "weekly-time", "03:00")
+    set_value(signed_in, "duration", 90)
 
     occurrences = [e.text for e in signed_in.find(marker="occurrence").elements]
     assert len(occurrences) == 3
@@ -158,25 +132,25 @@ async def test_the_weekly_recurrence_preview_shows_the_next_occurrences_or_what_
         assert ", 03:00 – 04:30 UTC+0" in text
     await signed_in.should_not_see("Give at least one weekday.")
 
-    _set(signed_in, "weekly-time", "25:00")
+    set_value(signed_in, "weekly-time", "25:00")
     await signed_in.should_see("Give the time as HH:MM on a 24-hour clock")
 
 
 async def test_scheduling_a_recurring_window_and_cancelling_one_occurrence_keeps_the_series(signed_in: User):
-    await _acme()
+    await acme("Europe/Berlin")
     await signed_in.open("/admin/maintenance/new")
     await signed_in.should_see("Database")
     signed_in.find(marker="title").type("Weekly restart")
-    _set(signed_in, "recurrence-kind", "weekly")
+    set_value(signed_in, "recurrence-kind", "weekly")
     signed_in.find(marker="day-5").click()  # Saturday
-    _button(signed_in, "Schedule")
+    click(signed_in, "Schedule")
 
     await signed_in.should_see("Repeats: Every Saturday at 02:00 for 1 h")
     first = await Maintenance.get(name="Weekly restart")
     assert first.scheduled_for.astimezone(BERLIN).weekday() == 5
 
-    _button(signed_in, "Cancel")
-    _button(signed_in, "This occurrence")
+    click(signed_in, "Cancel")
+    click(signed_in, "This occurrence")
 
     await signed_in.should_see("Upcoming")
     (following,) = await Maintenance.filter(name="Weekly restart")
@@ -187,20 +161,20 @@ async def test_scheduling_a_recurring_window_and_cancelling_one_occurrence_keeps
 
 
 async def test_cancelling_a_one_off_window_removes_it(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme("Europe/Berlin")
     m = await _window(page_id, [ids["API"]])
     await signed_in.open(f"/admin/maintenance/{m.id}")
     await signed_in.should_see("Start now")
 
-    _button(signed_in, "Cancel")
-    _button(signed_in, "Cancel maintenance")
+    click(signed_in, "Cancel")
+    click(signed_in, "Cancel maintenance")
 
     await signed_in.should_see("No maintenance scheduled.")
     assert await Maintenance.all().count() == 0
 
 
 async def test_the_list_groups_windows_by_state_in_the_pages_zone(signed_in: User):
-    page_id, ids = await _acme()
+    page_id, ids = await acme("Europe/Berlin")
     upcoming = await _window(page_id, [ids["API"]])
     running = await _window(page_id, [ids["Database"]])
     await maintenance.start_maintenance(ELSEWHERE, running.id)
