@@ -83,10 +83,17 @@ def test_a_component_dragged_into_a_nested_group_stays_there_and_visitors_see_it
     expect(on_public_page).to_have_count(0)
     expect(visitor.locator(f'[data-group-id="{api}"]')).to_have_attribute("data-status", "DEGRADED")
 
-    drag(admin, admin.get_by_label("Drag Search API"), europe_box.locator("[data-component-id]").nth(1), 0.5)
-
-    # "5 inside" is drawn from the database once the move is stored (SortableJS alone cannot change it)
-    expect(europe_box.get_by_text("5 inside")).to_be_visible()
+    # "5 inside" is drawn from the database once the move is stored (SortableJS alone cannot change it). On a
+    # loaded machine the synthetic mouse can outrun SortableJS and the drop does not register: drag again then,
+    # as a person would (twice seen in ~10 runs of the whole suite on 2 busy cores).
+    for attempt in range(3):
+        drag(admin, admin.get_by_label("Drag Search API"), europe_box.locator("[data-component-id]").nth(1), 0.5)
+        try:
+            expect(europe_box.get_by_text("5 inside")).to_be_visible()
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     confirmed = time.monotonic()
     expect(europe_box.locator(f'[data-component-id="{search}"]')).to_have_count(1)
     stored = admin.evaluate(OUTLINE_JS)
