@@ -15,6 +15,8 @@ from app.services.errors import Invalid, ServiceError
 log = logging.getLogger(__name__)
 
 BRAND = "#2563eb"
+# Buttons say what they do in sentence case, on every screen (Quasar shouts in capitals by default).
+ui.button.default_props("no-caps")
 # (text, address, the action a role needs for the link to show)
 NAV = (("Dashboard", "/admin", None), ("Incidents", "/admin/incidents", None),
        ("Maintenance", "/admin/maintenance", None), ("Users", "/admin/users", "user.invite"),

@@ -71,18 +71,20 @@ class AuditScreen:
             self.problem = ui.label().classes("text-negative text-sm").props('role="alert"')
             self.problem.set_visibility(False)
             with ui.row().classes("gap-2"):
-                ui.button("Filter", on_click=self.apply)
-                ui.button("Clear filters", on_click=self.clear).props("flat")
-                ui.button("Download CSV", on_click=lambda: self.download("csv")).props("outline")
-                ui.button("Download JSON", on_click=lambda: self.download("json")).props("outline")
+                ui.button("Filter", icon="filter_list", on_click=self.apply).props("unelevated no-caps")
+                ui.button("Clear filters", on_click=self.clear).props("flat no-caps")
+                ui.button("Download CSV", icon="download", on_click=lambda: self.download("csv")) \
+                    .props("outline no-caps")
+                ui.button("Download JSON", icon="download", on_click=lambda: self.download("json")) \
+                    .props("outline no-caps")
         with ui.row().classes("w-full items-center gap-3"):
-            ui.button("Verify chain", on_click=self.verify).props("outline")
+            ui.button("Verify chain", icon="verified", on_click=self.verify).props("outline no-caps")
             self.verdict = ui.label().classes("text-sm font-medium").props('role="status"').mark("verdict")
         self.position = ui.label().classes(MUTED)
         self.entries = ui.column().classes("w-full gap-2").mark("entries")
         with ui.row().classes("gap-2"):
-            self.newer = ui.button("Newer", on_click=lambda: self.turn(-PAGE_SIZE)).props("flat")
-            self.older = ui.button("Older", on_click=lambda: self.turn(PAGE_SIZE)).props("flat")
+            self.newer = ui.button("Newer", on_click=lambda: self.turn(-PAGE_SIZE)).props("flat no-caps")
+            self.older = ui.button("Older", on_click=lambda: self.turn(PAGE_SIZE)).props("flat no-caps")
 
     def filters(self) -> dict[str, Any] | None:
         """The search's keyword arguments, or None after saying which time could not be read."""
