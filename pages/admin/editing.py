@@ -373,3 +373,49 @@ async def item_screen(request: Request, raw_id: str, *, get: Callable[[int], Awa
     with admin_frame(item.name, user):
         screen.build()
     follow(follows, screen.changed_elsewhere)
+
+
+ALL_PAGES = 0  # the page filter's "All pages"
+
+
+class Listing(Protocol):
+    """The rows of a list screen (incidents, maintenance), filtered by page."""
+
+    page_id: int
+
+    async def load(self) -> None: ...
+
+    def rows(self) -> None: ...
+
+    async def filter(self, page_id: int) -> None: ...
+
+    async def reload(self, event: events.Event) -> None: ...
+
+
+async def list_screen(request: Request, page: str | None, *, title: str,
+                      make: Callable[[Actor, list[StatusPage], int], Listing],
+                      actions: Callable[[Actor], None], follows: Iterable[str]) -> None:
+    """The shell of a list screen: sign-in, the pages in the user's scope with a filter (``page`` by slug or id
+    preselected), the screen's own buttons (``actions``), the rows, and a refresh when ``follows`` events arrive."""
+    from app.services import pages as page_service
+    from pages import session
+
+    user = await session.require_user()
+    if user is None:
+        return
+    actor = session.actor_for(user, request)
+    pages = await page_service.list_pages(actor)
+    chosen = next((p for p in pages if p.slug == page or str(p.id) == page), None)
+    listing = make(actor, pages, chosen.id if chosen else ALL_PAGES)
+    await listing.load()
+    with admin_frame(title, user):
+        with ui.row().classes("w-full items-center justify-between gap-3"):
+            ui.label(title).classes("text-2xl font-semibold")
+            with ui.row().classes("items-center gap-2"):
+                actions(actor)
+        with ui.card().classes(CARD):
+            ui.select({ALL_PAGES: "All pages", **{p.id: p.title for p in pages}}, label="Status page",
+                      value=listing.page_id, on_change=lambda e: listing.filter(e.value)) \
+                .props(INPUT).classes("w-full sm:w-72").mark("page-filter")
+            listing.rows()
+    follow(follows, listing.reload)

@@ -21,11 +21,11 @@ from app import events, markdown
 from app.auth import Actor, allowed, scope
 from app.enums import ComponentStatus, IncidentImpact, IncidentStatus
 from app.services import incidents as incident_service
-from app.services import pages as page_service
 from app.services.errors import NotFound, ServiceError
 from app.services.validation import text_problem
 from pages import session
 from pages.admin.editing import (
+    ALL_PAGES,
     CARD,
     DATETIME,
     HEADING,
@@ -37,16 +37,15 @@ from pages.admin.editing import (
     Choice,
     MarkdownField,
     StatusPickers,
-    admin_frame,
     back_link,
     change_text,
     component_names,
     error_text,
-    follow,
     form_screen,
     fresh_dialog,
     impact_tag,
     item_screen,
+    list_screen,
     moment_in,
     no_check,
     page_components,
@@ -94,7 +93,6 @@ async def scoped_choice(actor: Actor, pages: list[StatusPage], chosen: StatusPag
 
 # --- /admin/incidents --------------------------------------------------------------------------------------------
 
-ALL_PAGES = 0
 
 
 async def _latest_updates(incident_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -164,31 +162,17 @@ class IncidentList:
             ui.label(f"Started {when(incident.started_at, zone)}").classes("shrink-0 text-sm text-slate-600")
 
 
+def _incident_actions(actor: Actor) -> None:
+    ui.button("Templates", icon="description").props('flat no-caps href="/admin/templates"')
+    if allowed(actor.role, "incident.create"):
+        ui.button("New incident", icon="add").props('unelevated no-caps href="/admin/incidents/new"')
+
+
 @ui.page("/admin/incidents")
 async def incident_list(request: Request, page: str | None = None) -> None:
-    user = await session.require_user()
-    if user is None:
-        return
-    actor = session.actor_for(user, request)
-    pages = await page_service.list_pages(actor)
-    chosen = next((p for p in pages if p.slug == page or str(p.id) == page), None)
-    listing = IncidentList(actor, pages, chosen.id if chosen else ALL_PAGES)
-    await listing.load()
-
-    with admin_frame("Incidents", user):
-        with ui.row().classes("w-full items-center justify-between gap-3"):
-            ui.label("Incidents").classes("text-2xl font-semibold")
-            with ui.row().classes("items-center gap-2"):
-                ui.button("Templates", icon="description").props('flat no-caps href="/admin/templates"')
-                if allowed(actor.role, "incident.create"):
-                    ui.button("New incident", icon="add").props('unelevated no-caps href="/admin/incidents/new"')
-        with ui.card().classes(CARD):
-            ui.select({ALL_PAGES: "All pages", **{p.id: p.title for p in pages}}, label="Status page",
-                      value=listing.page_id, on_change=lambda e: listing.filter(e.value)) \
-                .props(INPUT).classes("w-full sm:w-72").mark("page-filter")
-            listing.rows()
-    follow([events.INCIDENT_CREATED, events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED, events.INCIDENT_BACKFILLED,
-            events.INCIDENT_DELETED], listing.reload)
+    await list_screen(request, page, title="Incidents", make=IncidentList, actions=_incident_actions,
+                      follows=[events.INCIDENT_CREATED, events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED,
+                               events.INCIDENT_BACKFILLED, events.INCIDENT_DELETED])
 
 
 # --- /admin/incidents/new ----------------------------------------------------------------------------------------

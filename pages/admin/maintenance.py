@@ -25,8 +25,8 @@ from app.services import maintenance as maintenance_service
 from app.services import pages as page_service
 from app.services.errors import NotFound, ServiceError
 from app.services.validation import text_problem
-from pages import session
 from pages.admin.editing import (
+    ALL_PAGES,
     CARD,
     DATETIME,
     HEADING,
@@ -35,14 +35,13 @@ from pages.admin.editing import (
     SECTION,
     Choice,
     MarkdownField,
-    admin_frame,
     back_link,
     component_names,
     error_text,
-    follow,
     form_screen,
     fresh_dialog,
     item_screen,
+    list_screen,
     no_check,
     page_components,
     rendered,
@@ -114,7 +113,6 @@ def whole(value: Any) -> Any:
 
 # --- /admin/maintenance ------------------------------------------------------------------------------------------
 
-ALL_PAGES = 0
 
 
 class MaintenanceList:
@@ -166,28 +164,15 @@ class MaintenanceList:
             ui.label(window_text(m, zone)).classes("shrink-0 text-sm text-slate-600")
 
 
+def _maintenance_actions(actor: Actor) -> None:
+    if allowed(actor.role, "maintenance.create"):
+        ui.button("Schedule maintenance", icon="add").props('unelevated no-caps href="/admin/maintenance/new"')
+
+
 @ui.page("/admin/maintenance")
 async def maintenance_list(request: Request, page: str | None = None) -> None:
-    user = await session.require_user()
-    if user is None:
-        return
-    actor = session.actor_for(user, request)
-    pages = await page_service.list_pages(actor)
-    chosen = next((p for p in pages if p.slug == page or str(p.id) == page), None)
-    listing = MaintenanceList(actor, pages, chosen.id if chosen else ALL_PAGES)
-    await listing.load()
-    with admin_frame("Maintenance", user):
-        with ui.row().classes("w-full items-center justify-between gap-3"):
-            ui.label("Maintenance").classes("text-2xl font-semibold")
-            if allowed(actor.role, "maintenance.create"):
-                ui.button("Schedule maintenance", icon="add") \
-                    .props('unelevated no-caps href="/admin/maintenance/new"')
-        with ui.card().classes(CARD):
-            ui.select({ALL_PAGES: "All pages", **{p.id: p.title for p in pages}}, label="Status page",
-                      value=listing.page_id, on_change=lambda e: listing.filter(e.value)) \
-                .props(INPUT).classes("w-full sm:w-72").mark("page-filter")
-            listing.rows()
-    follow(EVENTS, listing.reload)
+    await list_screen(request, page, title="Maintenance", make=MaintenanceList, actions=_maintenance_actions,
+                      follows=EVENTS)
 
 
 # --- /admin/maintenance/new --------------------------------------------------------------------------------------
