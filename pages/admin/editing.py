@@ -378,18 +378,28 @@ async def item_screen(request: Request, raw_id: str, *, get: Callable[[int], Awa
 ALL_PAGES = 0  # the page filter's "All pages"
 
 
-class Listing(Protocol):
-    """The rows of a list screen (incidents, maintenance), filtered by page."""
+class Listing:
+    """The rows of a list screen (incidents, maintenance), filtered by page: a subclass loads its rows and draws them
+    in a ``@ui.refreshable_method`` named ``rows``."""
 
-    page_id: int
+    def __init__(self, actor: Actor, pages: list[StatusPage], page_id: int) -> None:
+        self.actor = actor
+        self.pages = {p.id: p for p in pages}
+        self.page_id = page_id
 
-    async def load(self) -> None: ...
+    async def load(self) -> None:
+        raise NotImplementedError
 
-    def rows(self) -> None: ...
+    def rows(self) -> None:
+        raise NotImplementedError
 
-    async def filter(self, page_id: int) -> None: ...
+    async def reload(self, _: Any = None) -> None:
+        await self.load()
+        await self.rows.refresh()  # type: ignore[attr-defined]
 
-    async def reload(self, event: events.Event) -> None: ...
+    async def filter(self, page_id: int | None) -> None:
+        self.page_id = page_id or ALL_PAGES
+        await self.reload()
 
 
 async def list_screen(request: Request, page: str | None, *, title: str,

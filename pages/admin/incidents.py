@@ -25,7 +25,6 @@ from app.services.errors import NotFound, ServiceError
 from app.services.validation import text_problem
 from pages import session
 from pages.admin.editing import (
-    ALL_PAGES,
     CARD,
     DATETIME,
     HEADING,
@@ -35,6 +34,7 @@ from pages.admin.editing import (
     SECTION,
     STATUS_OPTIONS,
     Choice,
+    Listing,
     MarkdownField,
     StatusPickers,
     back_link,
@@ -104,27 +104,17 @@ async def _latest_updates(incident_ids: list[int]) -> dict[int, dict[str, Any]]:
     return latest
 
 
-class IncidentList:
+class IncidentList(Listing):
     """Every incident (or one page's), open ones first; follows changes made elsewhere while connected."""
 
     def __init__(self, actor: Actor, pages: list[StatusPage], page_id: int) -> None:
-        self.actor = actor
-        self.pages = {p.id: p for p in pages}
-        self.page_id = page_id
+        super().__init__(actor, pages, page_id)
         self.incidents: list[Incident] = []
         self.latest: dict[int, dict[str, Any]] = {}
 
     async def load(self) -> None:
         self.incidents = await incident_service.list_incidents(self.page_id or None, actor=self.actor)
         self.latest = await _latest_updates([i.id for i in self.incidents])
-
-    async def reload(self, _: Any = None) -> None:
-        await self.load()
-        await self.rows.refresh()
-
-    async def filter(self, page_id: int | None) -> None:
-        self.page_id = page_id or ALL_PAGES
-        await self.reload()
 
     @ui.refreshable_method
     def rows(self) -> None:

@@ -26,7 +26,6 @@ from app.services import pages as page_service
 from app.services.errors import NotFound, ServiceError
 from app.services.validation import text_problem
 from pages.admin.editing import (
-    ALL_PAGES,
     CARD,
     DATETIME,
     HEADING,
@@ -34,6 +33,7 @@ from pages.admin.editing import (
     MUTED,
     SECTION,
     Choice,
+    Listing,
     MarkdownField,
     back_link,
     component_names,
@@ -115,23 +115,15 @@ def whole(value: Any) -> Any:
 
 
 
-class MaintenanceList:
+class MaintenanceList(Listing):
+    """Every window (or one page's): in progress, upcoming, completed; follows changes made elsewhere."""
+
     def __init__(self, actor: Actor, pages: list[StatusPage], page_id: int) -> None:
-        self.actor = actor
-        self.pages = {p.id: p for p in pages}
-        self.page_id = page_id
+        super().__init__(actor, pages, page_id)
         self.windows: list[Maintenance] = []
 
     async def load(self) -> None:
         self.windows = await maintenance_service.list_maintenances(self.page_id or None, actor=self.actor)
-
-    async def reload(self, _: Any = None) -> None:
-        await self.load()
-        await self.rows.refresh()
-
-    async def filter(self, page_id: int | None) -> None:
-        self.page_id = page_id or ALL_PAGES
-        await self.reload()
 
     @ui.refreshable_method
     def rows(self) -> None:
