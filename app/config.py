@@ -24,6 +24,10 @@ class Settings:
     owner_email: str | None = None
     owner_password: str | None = None
     monitors: bool = True
+    monitor_concurrency: int = 100  # checks running at once, at most
+    heartbeat_retention_days: int = 30
+    # the "script" monitor kind runs commands on this machine: off unless the operator turns it on
+    script_monitors: bool = False
     # start, complete and remind maintenance windows on time (off only in tests that drive the clock themselves)
     maintenance_timer: bool = True
     security_admin_key: str | None = None
@@ -64,6 +68,13 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
     raw_bytes_text = env.get("BEACON_BENCH_RAW_BYTES") or "0"
     if not raw_bytes_text.isdigit():
         raise SystemExit(f"BEACON_BENCH_RAW_BYTES must be a number of bytes, not {raw_bytes_text!r}")
+    numbers = {}
+    for name, key, low in (("monitor_concurrency", "BEACON_MONITOR_CONCURRENCY", 1),
+                           ("heartbeat_retention_days", "BEACON_HEARTBEAT_RETENTION_DAYS", 1)):
+        text = env.get(key) or str(getattr(defaults, name))
+        if not text.isdigit() or int(text) < low:
+            raise SystemExit(f"{key} must be a whole number of at least {low}, not {text!r}")
+        numbers[name] = int(text)
     settings = Settings(
         host=flags.host or env.get("BEACON_HOST") or defaults.host,
         port=flags.port if flags.port is not None else int(port_text),
@@ -74,6 +85,8 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         owner_email=env.get("BEACON_OWNER_EMAIL") or None,
         owner_password=env.get("BEACON_OWNER_PASSWORD") or None,
         monitors=_flag(env.get("BEACON_MONITORS"), True),
+        script_monitors=_flag(env.get("BEACON_SCRIPT_MONITORS"), False),
+        **numbers,
         maintenance_timer=_flag(env.get("BEACON_MAINTENANCE_TIMER"), True),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         ci=_flag(env.get("CI"), False),

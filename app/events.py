@@ -36,6 +36,9 @@ PAGE_UPDATED = "page.updated"
 PAGE_DELETED = "page.deleted"
 GROUP_CHANGED = "group.changed"
 USER_CHANGED = "user.changed"
+MONITOR_CHANGED = "monitor.changed"  # created, edited, paused, resumed or deleted
+MONITOR_STATE_CHANGED = "monitor.state_changed"  # up, degraded, down; flapping started or stopped
+UPTIME_UPDATED = "uptime.updated"  # new rollups for components on these pages (at most once a minute)
 
 
 @dataclass(frozen=True, slots=True)

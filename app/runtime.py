@@ -88,6 +88,11 @@ async def start(settings: Settings) -> None:
         from app.maintenance_timer import timer
 
         timer.start()
+    if settings.monitors:
+        from app.services.monitor_engine import engine
+
+        await engine.start(concurrency=settings.monitor_concurrency, script_monitors=settings.script_monitors,
+                           retention_days=settings.heartbeat_retention_days)
     state.watcher = asyncio.get_running_loop().create_task(
         _watch_other_processes(dialect(settings.effective_database_url)))
     state.started = True
@@ -102,6 +107,9 @@ async def stop() -> None:
         state.watcher = None
     store.stop_rollover()
     from app.maintenance_timer import timer
+    from app.services.monitor_engine import engine
+
+    await engine.stop()
 
     timer.stop()
     await bus.drain()

@@ -45,9 +45,9 @@ async def postgres_problem() -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # tests drive the maintenance timer with a clock of their own (tests/services/test_maintenance_timer.py)
+    # tests drive the maintenance timer and the monitor engine with clocks of their own
     return config.use(Settings(data_dir=tmp_path / "data", secret="test-secret", port=8080,
-                               maintenance_timer=False))
+                               maintenance_timer=False, monitors=False))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -150,6 +150,9 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         for column in NEW_USER_COLUMNS:
             await conn.execute_script(f'ALTER TABLE users DROP COLUMN "{column}"')
         await conn.execute_script('ALTER TABLE api_keys DROP COLUMN "expires_at"')
+        for table in ("monitor_events", "monitors", "heartbeats", "monitor_rollups_minute", "monitor_rollups_hour",
+                      "monitor_rollups_day"):
+            await conn.execute_script(f"DROP TABLE {table}")
         await conn.execute_script("DROP TABLE login_throttle")
         await conn.execute_script("DROP TABLE install_settings")
         await conn.execute_script("DROP TABLE uptime_daily")
@@ -171,6 +174,9 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         new_tables = (await MaintenanceUpdate.all().count(), await IncidentTemplate.all().count())
         from storage.models import User
         owner = await User.get(email="owner@example.com")
+        from storage.models import Monitor
+        monitor_tables = await Monitor.all().count()
+        _, heartbeat_rows = await connections.get("default").execute_query("SELECT COUNT(*) AS n FROM heartbeats")
     finally:
         await close_database()
 
@@ -184,3 +190,4 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
     assert maintenance.scheduled_for == datetime(2030, 1, 1, 2, tzinfo=UTC)
     assert new_tables == (0, 0)
     assert (owner.session_epoch, owner.recovery_codes, owner.totp_enabled_at) == (0, [], None)
+    assert (monitor_tables, heartbeat_rows[0]["n"]) == (0, 0)

@@ -26,6 +26,9 @@ PERMISSIONS: dict[str, Role] = {
     "maintenance.create": Role.MEMBER,
     "maintenance.update": Role.MEMBER,  # post an update, start early, extend, complete early
     "maintenance.cancel": Role.MEMBER,
+    "monitor.create": Role.MEMBER,  # also "Test now" on a monitor not yet saved
+    "monitor.update": Role.MEMBER,  # edit, pause, resume, "check now"
+    "monitor.delete": Role.ADMIN,
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
     "user.invite": Role.ADMIN,

@@ -1,8 +1,12 @@
 """What holds each component's status, and bringing components in line with it.
 
 A component touched by incidents and maintenance shows the worst status anything still holds it at: each open
-incident at the status it gave the component, a maintenance in progress at MAINTENANCE, a failing monitor at what
-its check found. When the last hold goes (the incident resolves, the window completes) it returns to OPERATIONAL.
+incident at the status it gave the component, and a maintenance in progress at MAINTENANCE. When the last hold
+goes (the incident resolves, the window completes) it returns to OPERATIONAL.
+
+Monitors come second: a failing monitor holds its component (at its down status, or DEGRADED) only while no
+incident or maintenance does. What people declared stands over what a check found: an incident posted as
+DEGRADED is not overruled by the monitor that sees MAJOR_OUTAGE, and a window in progress shows MAINTENANCE.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from app import events
 from app.enums import ComponentStatus, IncidentStatus, MaintenanceState
 from app.lifecycle import held_status
 from app.services.transaction import Change
-from storage.models import Component, IncidentComponent, MaintenanceComponent, Placement
+from storage.models import Component, IncidentComponent, MaintenanceComponent, Monitor, Placement
 
-# Further sources of holds, each ``(conn, component ids) -> {component id: [statuses]}``: monitoring registers
-# the statuses its failing checks hold components at.
+# Further sources of holds, each ``(conn, component ids) -> {component id: [statuses]}``, consulted like the
+# monitors: only for components no incident or maintenance holds.
 HoldSource = Callable[[Any, list[int]], Awaitable[dict[int, list[ComponentStatus]]]]
 SOURCES: list[HoldSource] = []
 
@@ -36,10 +40,15 @@ async def holds_of(conn: Any, component_ids: Iterable[int]) -> dict[int, list[Co
             component_id__in=ids, maintenance__state=MaintenanceState.IN_PROGRESS).using_db(conn).values_list(
             "component_id", flat=True):
         holds[cid].append(ComponentStatus.MAINTENANCE)
-    for source in SOURCES:
-        for cid, statuses in (await source(conn, ids)).items():
-            if cid in holds:
-                holds[cid].extend(statuses)
+    free = [cid for cid, held in holds.items() if not held]
+    if free:
+        for cid, status in await Monitor.filter(component_id__in=free, paused=False, held_status__not_isnull=True
+                                                ).using_db(conn).values_list("component_id", "held_status"):
+            holds[cid].append(ComponentStatus(status))
+        for source in SOURCES:
+            for cid, statuses in (await source(conn, free)).items():
+                if cid in holds:
+                    holds[cid].extend(statuses)
     return holds
 
 

@@ -44,6 +44,12 @@ def _add_columns(table: str, columns: list[tuple[str, str, str]]) -> Callable[[o
     return apply
 
 
+async def _timeseries_tables(conn: object, dialect: str) -> None:
+    from storage.timeseries import create_tables
+
+    await create_tables(conn, dialect)
+
+
 def _then(*steps: Callable[[object, str], Awaitable[None]]) -> Callable[[object, str], Awaitable[None]]:
     async def apply(conn: object, dialect: str) -> None:
         for step in steps:
@@ -83,6 +89,8 @@ MIGRATIONS: list[Migration] = [
         ]),
         _add_columns("api_keys", [("expires_at", "TIMESTAMPTZ", "NULL")]),
         _create_missing_tables)),
+    Migration(6, "monitors, their events, heartbeats and minute/hour/day rollups", _then(
+        _create_missing_tables, _timeseries_tables)),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]
@@ -130,7 +138,8 @@ async def migrate(dialect: str, migrations: list[Migration] | None = None) -> li
     if "schema_version" not in tables:
         # Fresh database: the models are the schema; record every migration as already reflected in it.
         await Tortoise.generate_schemas(safe=True)
-        async with in_transaction():
+        async with in_transaction() as conn:
+            await _timeseries_tables(conn, dialect)
             for migration in migrations:
                 await SchemaVersion.create(version=migration.version, name=migration.name)
         log.info("schema.created version=%s", newest)

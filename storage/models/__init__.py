@@ -4,6 +4,7 @@ from storage.models.audit import AuditEntryRow, AuditHead
 from storage.models.incidents import Incident, IncidentComponent, IncidentTemplate, IncidentUpdate
 from storage.models.maintenance import Maintenance, MaintenanceComponent, MaintenanceUpdate
 from storage.models.meta import SchemaVersion
+from storage.models.monitors import Monitor, MonitorEvent
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
 from storage.models.uptime import DailyUptime
 from storage.models.users import ApiKey, InstallSetting, LoginThrottle, Team, User
@@ -13,6 +14,7 @@ MODEL_MODULES = [
     "storage.models.incidents",
     "storage.models.maintenance",
     "storage.models.meta",
+    "storage.models.monitors",
     "storage.models.pages",
     "storage.models.uptime",
     "storage.models.users",
@@ -35,6 +37,8 @@ __all__ = [
     "Maintenance",
     "MaintenanceComponent",
     "MaintenanceUpdate",
+    "Monitor",
+    "MonitorEvent",
     "Placement",
     "SchemaVersion",
     "StatusPage",
