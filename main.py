@@ -14,6 +14,7 @@ from nicegui import helpers, ui
 
 from app import config, runtime
 from app.api import assets, management, problems, public
+from app.api import monitors as monitors_api
 from app.config import Settings
 
 FAVICON = "📡"
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(outer)
     outer.include_router(public.router)
     outer.include_router(assets.router)
+    outer.include_router(monitors_api.push_router)
     management.include(outer)
     if settings.bench_raw_bytes:
         _add_bench_raw_route(outer, settings.bench_raw_bytes)

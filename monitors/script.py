@@ -33,6 +33,16 @@ async def _drain(stream: asyncio.StreamReader | None, kept: bytearray) -> None:
             kept += chunk[: _MAX_OUTPUT - len(kept)]
 
 
+async def _exit_code(proc: asyncio.subprocess.Process) -> int:
+    """The exit code as soon as the process ends. (On Python 3.11, ``proc.wait()`` also waits until every
+    process that inherited its stdout/stderr has closed them, e.g. a background child.)"""
+    delay = 0.005
+    while proc.returncode is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return proc.returncode
+
+
 def _not_found(config: Mapping[str, Any], exc: FileNotFoundError, program: str) -> str:
     wd = config.get("working_dir")
     if wd and not os.path.isdir(wd):
@@ -71,7 +81,7 @@ async def _script(config: Mapping[str, Any], timeout: float) -> CheckResult:
     try:
         try:
             async with asyncio.timeout(timeout):
-                code = await proc.wait()
+                code = await _exit_code(proc)
             finished = True
             latency = (time.perf_counter() - started) * 1000
         except TimeoutError:
@@ -83,14 +93,17 @@ async def _script(config: Mapping[str, Any], timeout: float) -> CheckResult:
         # and the command is reaped (no zombie).
         _kill_group(proc)
         if proc.returncode is None:
-            await asyncio.shield(proc.wait())
+            await asyncio.shield(_exit_code(proc))
         if not finished:
             drains.cancel()
     try:  # the rest of the output: at once, unless a process that left the group still holds the pipe
         async with asyncio.timeout(0.5):
             await drains
-    except TimeoutError:
+    except TimeoutError:  # something that left the process group (setsid) keeps the pipes: let go of them
         drains.cancel()
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     last = _last_line(stderr, stdout) if code != config["expect_exit"] else _last_line(stdout, stderr)
     detail = f": {last}" if last else ""
@@ -162,7 +175,8 @@ server.
   syntax use `["/bin/sh", "-c", "df -h / | tail -1"]`.
 - The command runs in its own process group with standard input closed. When it runs past the monitor's
   timeout the whole group (the command and anything it started) is killed with SIGKILL and the result is
-  DOWN "Timed out". Background processes still running when the command exits are killed too.
+  DOWN "Timed out". Background processes still running when the command exits are killed too
+  (except those that detached into a session of their own).
 - The message shows the last non-empty line of the output (standard error first when the check fails), so
   make your script's last line say what is wrong. Up to 256 KiB of each stream is kept.
 - `degraded_exit_codes` follows the Nagios plugin convention if you want it: `0` OK, `1` WARNING

@@ -294,7 +294,8 @@ def _incident_routes() -> list[Any]:
 
 def include(app: FastAPI) -> None:
     """Add the management API to the outer app (before NiceGUI is mounted at "/")."""
-    from app.api import incidents
+    from app.api import incidents, monitors
 
     app.include_router(router)
     app.include_router(incidents.router)
+    app.include_router(monitors.router)

@@ -269,6 +269,8 @@ class Engine:
         outcome = Outcome.DOWN if status == "down" else Outcome.DEGRADED if status == "degraded" else Outcome.UP
         result = CheckResult(outcome, ping_ms, message or ("Push received" if outcome is Outcome.UP else ""))
         await self.process(live, result, now)
+        if not self.running:  # no flush loop (a process without the scheduler): write it now
+            await self.flush()
         if self.scheduler is not None:
             self.scheduler.reschedule(live.id, live.interval * 1.5)
         return True

@@ -249,7 +249,15 @@ def dovecot(ca: trustme.CA) -> Iterator[dict[str, int]]:
         _wait_for_greeting(ports["imap"], proc, base / "dovecot.log")
         yield ports
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the master and its imap/auth/login children, at once
+        proc.terminate()  # the master stops and reaps its imap/auth/login children
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # anything left of the group
+        except ProcessLookupError:
+            pass
         proc.wait()
         shutil.rmtree(base, ignore_errors=True)
 

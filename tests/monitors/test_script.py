@@ -125,3 +125,13 @@ async def test_background_child_holding_the_output_open() -> None:
     result = await check("script", {"command": ["/bin/sh", "-c", "sleep 30 & echo launched"]}, timeout=5.0)
     assert (result.outcome, result.message) == ("up", "Exit code 0: launched")
     assert time.monotonic() - started < 1.5
+
+
+async def test_escaped_daemon_holding_the_output_does_not_block() -> None:
+    """A child that leaves the process group (setsid) cannot be killed with it; the check still ends."""
+    started = time.monotonic()
+    result = await check("script", {"command": [sys.executable, "-c", (
+        "import os, subprocess; subprocess.Popen(['sleep', '3'], start_new_session=True); print('forked')")]},
+        timeout=5.0)
+    assert (result.outcome, result.message) == ("up", "Exit code 0: forked")
+    assert time.monotonic() - started < 2.0
