@@ -3,6 +3,7 @@ runtime, and NiceGUI's User bound to that runtime."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -143,3 +144,33 @@ async def settle() -> None:
     """Wait until published events and the snapshot rebuilds they cause have finished."""
     await bus.drain()
     await store.settle()
+
+
+@pytest.fixture
+async def hung_port() -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 that accepts connections and never sends or reads a byte."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield port
+    server.close()
+    for w in held:
+        w.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connection refused)."""
+    return _free_port()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,14 +1,12 @@
-"""Shared pieces of the monitor-kind tests: run a kind through the real runner, and a hung server."""
+"""Shared pieces of the monitor-kind tests: run a kind through the real runner, as the scheduler does. (The hung and
+closed ports are fixtures of tests/conftest.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import pytest
 
 from monitors import registry, schema
 from monitors.base import CheckResult
@@ -38,25 +36,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-async def hung_port() -> AsyncIterator[int]:
-    """A TCP server on 127.0.0.1 that accepts connections and never sends or reads a byte."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield port
-    server.close()
-    for w in held:
-        w.close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (connection refused)."""
-    return free_port()
