@@ -1,5 +1,7 @@
 """``python main.py demo``: the demo page of CONTRACT.md, loaded through the services, idempotently; its
-90 days of uptime history are monitoring data and go straight into the rollup table."""
+90 days of uptime history are monitoring data: a monitor per component, with day rollups for 90 days, hour
+rollups for the last 7 and minute rollups for the last 3 hours, written straight into the rollup tables, and the
+components' daily rows that the public bars read."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from app.enums import ComponentStatus
 from app.html import duration
 from app.services import components, incidents, maintenance, pages
 from app.services.errors import NotFound
-from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Placement
+from storage import timeseries as ts
+from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Monitor, Placement
 from storage.rollups import DailyRow, write_daily
 
 SLUG = "demo"
@@ -39,7 +42,11 @@ async def load_demo() -> int:
     ids = {name: cid for cid, name in placed}
     now = datetime.now(UTC)
     if not await DailyUptime.filter(component_id__in=list(ids.values())).exists():
-        await write_daily(demo_uptime(ids, now))
+        days = demo_uptime(ids, now)
+        await write_daily(days)
+        if not await Monitor.filter(component_id__in=list(ids.values())).exists():
+            monitor_ids = await _monitors(ids)
+            await _write_rollups(demo_rollups(days, monitor_ids, now))
     if not await Incident.filter(page_id=page_id).exists():
         await _incidents(page_id, ids, now)
     if not await Maintenance.filter(page_id=page_id).exists():
@@ -200,3 +207,71 @@ def _demo_day(name: str, component_id: int, day: date, ago: int, observed: int, 
                     down_seconds=min(down, observed), degraded_seconds=min(degraded, observed),
                     maintenance_seconds=min(maintenance, observed), worst_status=worst,
                     avg_latency_ms=round(base_latency * rng.uniform(0.85, 1.2) * (1.6 if degraded else 1), 1))
+
+
+async def _monitors(ids: dict[str, int]) -> dict[int, int]:
+    """A manual monitor per component, set to up (the demo reaches out to nothing, and its open incident, not a
+    monitor, holds the troubled components); returns {component id: monitor id}."""
+    from app.services import monitoring
+
+    out = {}
+    for name, component_id in ids.items():
+        monitor = await monitoring.create_monitor(
+            ACTOR, name=f"{name} check", kind="manual", config={"status": "up"}, component_id=component_id,
+            interval=60, timeout=10)
+        out[component_id] = monitor.id
+    return out
+
+
+def demo_rollups(days: list[DailyRow], monitor_ids: dict[int, int], now: datetime
+                 ) -> dict[str, dict[tuple[int, int], ts.Agg]]:
+    """Pure: the rollups a 60-second monitor would have left for each day of ``days``. Day buckets for every
+    day; for the last 7 days hour buckets (the day's checks spread evenly, its down and degraded time from 03:00
+    on, when the demo's incidents started); for the last 3 hours minute buckets of one check each."""
+    out: dict[str, dict[tuple[int, int], ts.Agg]] = {r: {} for r in ts.RESOLUTIONS}
+    now_s = now.timestamp()
+    for row in days:
+        mid = monitor_ids.get(row.component_id)
+        if mid is None:
+            continue
+        start = int(datetime.combine(row.day, datetime.min.time(), UTC).timestamp())
+        checks, down = row.observed_seconds // 60, row.down_seconds // 60
+        degraded, maint = row.degraded_seconds // 60, row.maintenance_seconds // 60
+        latency = row.avg_latency_ms or 50.0
+        ok = max(checks - down - degraded - maint, 0)
+        answered = checks - down
+        out["day"][(mid, start)] = ts.Agg(ok, down, degraded, maint, latency * answered, answered,
+                                          int(latency * 0.6), int(latency * 2.5))
+        if now_s - start > 7 * DAY_SECONDS:
+            continue
+        hours = min(24, max(1, checks // 60))
+        bad = {"down": down, "degraded": degraded, "maintenance": maint}
+        for h in range(hours):
+            agg = ts.Agg(latency_min=int(latency * 0.7), latency_max=int(latency * 1.8))
+            left = 60 if h < hours - 1 else checks - 60 * (hours - 1)
+            for kind in ("maintenance", "down", "degraded"):
+                if h >= (2 if kind == "maintenance" else 3) and bad[kind] > 0 and left > 0:
+                    take = min(bad[kind], left)
+                    setattr(agg, kind, take)
+                    bad[kind] -= take
+                    left -= take
+            agg.up = max(left, 0)
+            agg.latency_count = agg.up + agg.degraded + agg.maintenance
+            agg.latency_sum = latency * agg.latency_count * (1.1 if h in (9, 10, 14) else 1.0)
+            out["hour"][(mid, start + h * 3600)] = agg
+        for minute in range(180):
+            bucket = ts.bucket_of(now_s - minute * 60, "minute")
+            if bucket >= start and minute * 60 < now_s - start:
+                rng = random.Random(f"{mid}:{bucket}")
+                ms = latency * rng.uniform(0.8, 1.3)
+                out["minute"][(mid, bucket)] = ts.Agg(up=1, latency_sum=ms, latency_count=1, latency_min=int(ms),
+                                                      latency_max=int(ms))
+    return out
+
+
+async def _write_rollups(rollups: dict[str, dict[tuple[int, int], ts.Agg]]) -> None:
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction() as conn:
+        for resolution, deltas in rollups.items():
+            await ts.add_rollups(conn, resolution, deltas)

@@ -77,7 +77,8 @@ def state_tag(state: str) -> ui.label:
 
 
 def dot(state: str) -> ui.element:
-    return ui.element("span").classes(f"inline-block shrink-0 w-2.5 h-2.5 rounded-full {DOT.get(state, DOT['pending'])}") \
+    look = DOT.get(state, DOT["pending"])
+    return ui.element("span").classes(f"inline-block shrink-0 w-2.5 h-2.5 rounded-full {look}") \
         .props(f'role="img" aria-label="{STATE_LABEL.get(state, state)}"')
 
 
