@@ -1,4 +1,5 @@
-"""Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create, docs roles, demo."""
+"""Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create,
+docs roles|monitors, demo."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_argument("--name", default="")
     apikey.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
     docs = sub.add_parser("docs", help="generated documentation", parents=[common])
-    docs.add_argument("action", choices=["roles"], help="write docs/roles.md from the permission table")
-    docs.add_argument("--output", help="write here instead of docs/roles.md")
+    docs.add_argument("action", choices=["roles", "monitors"],
+                      help="roles: docs/roles.md from the permission table; monitors: docs/monitors.md from the kinds")
+    docs.add_argument("--output", help="write here instead of docs/roles.md or docs/monitors.md")
     sub.add_parser("demo", help="load the demo status page", parents=[common])
     return parser
 
@@ -122,12 +124,14 @@ async def _apikey_create(email: str, role: str | None, name: str, expires_days: 
     return 0
 
 
-def _docs_roles(output: str | None) -> int:
+def _docs(action: str, output: str | None) -> int:
     from pathlib import Path
 
     from app.auth import roles_doc
+    from monitors import docs as monitors_doc
 
-    path = roles_doc.write(Path(output)) if output else roles_doc.write()
+    writer = roles_doc if action == "roles" else monitors_doc
+    path = writer.write(Path(output)) if output else writer.write()
     print(f"wrote {path}")
     return 0
 
@@ -146,7 +150,7 @@ def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
     logging.basicConfig(level=logging.INFO if command == "serve" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if command == "docs":
-        return _docs_roles(args.output)  # needs neither settings nor a database
+        return _docs(args.action, args.output)  # needs neither settings nor a database
     settings = config.use(config.from_environment(argv=argv))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if command == "serve":

@@ -17,7 +17,18 @@ from fastapi import FastAPI
 from app.api import management, problems
 from app.auth import PERMISSIONS, Actor, allowed
 from app.enums import Role
-from app.services import apikeys, components, groups, incidents, maintenance, pages, signin, teams, users
+from app.services import (
+    apikeys,
+    components,
+    groups,
+    incidents,
+    maintenance,
+    monitoring,
+    pages,
+    signin,
+    teams,
+    users,
+)
 from app.services.errors import Forbidden, Invalid, NotFound
 from storage.models import StatusPage, Team, User
 
@@ -76,6 +87,15 @@ async def _maintenance(w: World) -> int:
     start = datetime.now(UTC) + timedelta(days=1)
     return (await maintenance.schedule_maintenance(SYSTEM, page=w.page_id, name=unique("M"), starts_at=start,
                                                    ends_at=start + timedelta(hours=1))).id
+
+
+async def _monitor(w: World) -> int:
+    return (await monitoring.create_monitor(SYSTEM, name=unique("Mon"), kind="manual",
+                                            component_id=await _component(w))).id
+
+
+async def _create_monitor(a: Actor, w: World) -> Any:
+    return await monitoring.create_monitor(a, name=unique("Mon"), kind="manual", component_id=await _component(w))
 
 
 async def _read_only_account() -> int:
@@ -140,6 +160,9 @@ SERVICE_CALLS: dict[str, Callable[[Actor, World], Awaitable[Any]]] = {
         ends_at=datetime.now(UTC) + timedelta(days=2, hours=1)),
     "maintenance.update": on(_maintenance, lambda a, mid: maintenance.post_maintenance_update(a, mid, "Soon.")),
     "maintenance.cancel": on(_maintenance, lambda a, mid: maintenance.cancel_maintenance(a, mid)),
+    "monitor.create": _create_monitor,
+    "monitor.update": on(_monitor, lambda a, mid: monitoring.set_paused(a, [mid], True)),
+    "monitor.delete": on(_monitor, lambda a, mid: monitoring.delete_monitor(a, mid)),
     "user.create": lambda a, w: users.create_user(a, email=f"{unique('new')}@example.com",
                                                   password="correct horse battery", role=Role.READ_ONLY),
     "user.create_owner": lambda a, w: users.create_user(a, email=f"{unique('boss')}@example.com",
@@ -191,7 +214,7 @@ async def test_each_role_is_allowed_or_refused_exactly_as_the_table_says(world: 
             outcomes[who] = False
         except Invalid as exc:
             # creating on another team's page: the page field names a page this actor cannot know of
-            if who != OUTSIDER or not set(exc.errors) & {"page", "page_id", "pages", "group_id"}:
+            if who != OUTSIDER or not set(exc.errors) & {"page", "page_id", "pages", "group_id", "component_id"}:
                 raise
             outcomes[who] = False
 
@@ -229,6 +252,8 @@ HTTP_CALLS: dict[str, Call] = {
                                                                "starts_at": _in_a_day(), "ends_at": _in_a_day(1)}),
     "maintenance.update": Call("POST", "/api/v1/maintenance/{id}/updates", {"body": "Soon."}, _maintenance),
     "maintenance.cancel": Call("DELETE", "/api/v1/maintenance/{id}", None, _maintenance),
+    "monitor.update": Call("PATCH", "/api/v1/monitors/{id}", {"name": "Renamed"}, _monitor),
+    "monitor.delete": Call("DELETE", "/api/v1/monitors/{id}", None, _monitor),
 }
 
 

@@ -340,7 +340,6 @@ def config_input(f: Field, value: Any) -> ui.element:
     """One input for one setting of a kind, by the field's type."""
     label = f.label + (" *" if f.required else "")
     shown = _shown_value(f, value)
-    hint = f' hint="{attr(f.help)}"' if f.help else ""
     if f.type == "bool":
         return ui.switch(f.label, value=bool(shown)).mark(f"config-{f.name}")
     if f.type == "choice":
@@ -358,7 +357,9 @@ def config_input(f: Field, value: Any) -> ui.element:
                            password_toggle_button=True).props('autocomplete="new-password"')
     else:
         element = ui.input(label, value=shown, placeholder=f.placeholder or None)
-    return element.props(f"{INPUT}{hint}").classes("w-full").mark(f"config-{f.name}")
+    if f.help:
+        element.props["hint"] = f.help  # set as a value: the props string would show its quotes escaped
+    return element.props(INPUT).classes("w-full").mark(f"config-{f.name}")
 
 
 class MonitorForm:
