@@ -7,7 +7,6 @@ closes it again. TLS contexts are built once per distinct (verify, CA file) sett
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import socket
 import ssl
@@ -30,37 +29,15 @@ from redis.backoff import NoBackoff
 
 from monitors.base import CheckResult, Field, Kind, degraded, down, up
 from monitors.registry import register
+from monitors.tls import TLSSetupError, client_context
 
 # ---------------------------------------------------------------------------------------------------------------
 # shared pieces
 
 
-class _CAFileError(Exception):
-    pass
-
-
-@functools.lru_cache(maxsize=128)
-def _cached_context(verify: bool, ca_file: str, _mtime: float) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca_file or None)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def _ssl_context(verify: bool, ca_file: str = "") -> ssl.SSLContext:
-    """A client TLS context, built once per (verify, CA file and its modification time): building one costs
-    ~20 ms of CPU, too much to repeat for every check of every monitor."""
-    mtime = 0.0
-    if ca_file:
-        try:
-            mtime = os.stat(ca_file).st_mtime
-        except OSError as exc:
-            raise _CAFileError(f"Cannot read CA file {ca_file}: {exc.strerror or exc}") from None
-    try:
-        return _cached_context(verify, ca_file, mtime)
-    except (OSError, ssl.SSLError) as exc:
-        raise _CAFileError(f"Cannot load CA file {ca_file}: {exc}") from None
+    """The shared client context (monitors/tls.py); ``TLSSetupError`` says what is wrong with the CA file."""
+    return client_context(verify, ca_file or None)
 
 
 def _ms(started: float) -> float:
@@ -120,8 +97,8 @@ async def _mysql(config: Mapping[str, Any], timeout: float) -> CheckResult:
     host, port = config["host"], config["port"]
     try:
         ssl_context = _ssl_context(config["verify_tls"], config.get("ca_file", "")) if config["tls"] else None
-    except _CAFileError as exc:
-        return down(str(exc))
+    except TLSSetupError as exc:
+        return down(f"TLS setup failed: {exc}")
     started = time.perf_counter()
     # aiomysql.connect() would leave the socket open if cancelled mid-handshake (a hung server); building the
     # Connection ourselves lets the finally below close it in every case.
@@ -203,8 +180,8 @@ async def _postgresql(config: Mapping[str, Any], timeout: float) -> CheckResult:
     if mode == "verify-full":
         try:
             ssl_arg = _ssl_context(True, config.get("ca_file", ""))
-        except _CAFileError as exc:
-            return down(str(exc))
+        except TLSSetupError as exc:
+            return down(f"TLS setup failed: {exc}")
     else:
         ssl_arg = False if mode == "disable" else mode  # asyncpg's "prefer"/"require": encrypt, don't verify
     started = time.perf_counter()
@@ -440,8 +417,8 @@ async def _redis(config: Mapping[str, Any], timeout: float) -> CheckResult:
         try:
             kwargs.update(connection_class=_TLSConnection,
                           beacon_ssl_context=_ssl_context(config["verify_tls"], config.get("ca_file", "")))
-        except _CAFileError as exc:
-            return down(str(exc))
+        except TLSSetupError as exc:
+            return down(f"TLS setup failed: {exc}")
     pool = aioredis.ConnectionPool(**kwargs)
     client = aioredis.Redis.from_pool(pool)
     started = time.perf_counter()
@@ -544,8 +521,8 @@ async def _elasticsearch(config: Mapping[str, Any], timeout: float) -> CheckResu
     host, port = url.host, url.port or (443 if url.scheme == "https" else 80)
     try:
         verify = _ssl_context(config["verify_tls"], config.get("ca_file", ""))
-    except _CAFileError as exc:
-        return down(str(exc))
+    except TLSSetupError as exc:
+        return down(f"TLS setup failed: {exc}")
     headers = {"Accept": "application/json", "Connection": "close"}
     auth = None
     if config.get("api_key"):

@@ -12,7 +12,6 @@ import asyncio
 import functools
 import json
 import math
-import os
 import re
 import socket
 import ssl
@@ -33,6 +32,7 @@ from jsonpath_ng.ext import parse as jsonpath_parse
 
 from monitors.base import CheckResult, Field, Kind, degraded, down, up
 from monitors.registry import register
+from monitors.tls import TLSSetupError, client_context
 
 USER_AGENT = "Beacon/0.1 (uptime monitor)"
 MAX_BODY = 4 * 1024 * 1024  # bytes of a response body read at most; keyword and JSON checks see this much
@@ -99,53 +99,11 @@ def _status_ranges(specs: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
-def _file_stamp(path: str) -> tuple[int, ...]:
-    st = os.stat(path)  # follows symlinks, so a re-pointed "live" link (certbot) counts as a change
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-# ssl contexts by (verify, ca_file, client_cert, client_key): (file stamps, context). Loop-independent.
-_SSL_CONTEXTS: dict[tuple[Any, ...], tuple[tuple[Any, ...], ssl.SSLContext]] = {}
-
-
-class TLSSetupError(Exception):
-    """A configured certificate or CA file cannot be read or loaded; ``field`` names the setting."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
 def ssl_context(verify: bool, ca_file: str | None, client_cert: str | None = None,
                 client_key: str | None = None, *, probe: bool = False) -> ssl.SSLContext:
-    """The cached client SSL context for one TLS configuration; rebuilt when one of its files changes.
-    ``probe``: a context of its own for tls-certificate, since httpcore sets ALPN "http/1.1" on the ones it
-    uses, which a non-HTTP (or h2-only) TLS server may refuse."""
-    key = (verify, ca_file or None, client_cert or None, client_key or None, probe)
-    stamps = []
-    for name, path in (("ca_file", key[1]), ("client_cert", key[2]), ("client_key", key[3])):
-        if path:
-            try:
-                stamps.append(_file_stamp(path))
-            except OSError as exc:
-                raise TLSSetupError(name, f"cannot read {path}: {exc.strerror or exc}") from None
-    cached = _SSL_CONTEXTS.get(key)
-    if cached and cached[0] == tuple(stamps):
-        return cached[1]
-    ctx = httpx.create_ssl_context(verify=verify)
-    if ca_file:
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise TLSSetupError("ca_file", f"{ca_file} is not a PEM file of CA certificates ({exc})") from None
-    if client_cert:
-        try:
-            ctx.load_cert_chain(client_cert, client_key or None)
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            field = "client_key" if client_key and "key" in str(exc).lower() else "client_cert"
-            raise TLSSetupError(field, f"cannot load the client certificate and key ({exc})") from None
-    _SSL_CONTEXTS[key] = (tuple(stamps), ctx)
-    return ctx
+    """The shared context of this TLS configuration (monitors/tls.py). ``probe``: tls-certificate's own, without
+    the ALPN "http/1.1" that httpcore sets on the contexts it uses, which a non-HTTP TLS server may refuse."""
+    return client_context(verify, ca_file, client_cert, client_key, purpose="probe" if probe else "http")
 
 
 # clients by event loop, then by TLS configuration and max redirects: (ssl context, client). Clients hold
@@ -864,7 +822,7 @@ Example:
 # ---------------------------------------------------------------------------------------------------------------
 # tls-certificate
 
-_UNVERIFIED = httpx.create_ssl_context(verify=False)
+_UNVERIFIED = client_context(False, purpose="probe")
 
 
 async def _handshake(host: str, port: int, ctx: ssl.SSLContext, server_name: str, timeout: float) -> bytes:

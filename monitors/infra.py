@@ -7,7 +7,6 @@ endpoint); the expensive part, the SSL context, is built once per distinct TLS c
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import hmac
 import os
@@ -21,22 +20,14 @@ import httpx
 
 from monitors.base import CheckResult, Field, Kind, degraded, down, up
 from monitors.registry import register
+from monitors.tls import client_context
 
 _NO_POOL = httpx.Limits(max_connections=1, max_keepalive_connections=0)
 
 
-@functools.lru_cache(maxsize=256)
 def _ssl_context(verify: bool, ca_file: str | None, cert_file: str | None = None,
                  key_file: str | None = None) -> ssl.SSLContext:
-    if verify:
-        ctx = ssl.create_default_context(cafile=ca_file or None)
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if cert_file:
-        ctx.load_cert_chain(cert_file, key_file or None)
-    return ctx
+    return client_context(verify, ca_file, cert_file, key_file, purpose="http")
 
 
 def _client(timeout: float, *, verify: bool = True, ca_file: str | None = None, cert_file: str | None = None,

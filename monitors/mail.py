@@ -14,18 +14,9 @@ import aiosmtplib
 
 from monitors.base import CheckResult, Field, Kind, down, in_thread, up
 from monitors.registry import register
+from monitors.tls import client_context
 
 SECURITY = ("none", "starttls", "tls")
-
-
-@functools.lru_cache(maxsize=256)
-def _ssl_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
-    if verify:
-        return ssl.create_default_context(cafile=ca_file or None)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @functools.cache
@@ -37,7 +28,7 @@ def _local_hostname() -> str:
 def _context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
     if config["security"] == "none":
         return None
-    return _ssl_context(config["verify_tls"], config.get("ca_file") or None)
+    return client_context(config["verify_tls"], config.get("ca_file") or None)
 
 
 def _oneline(text: str, limit: int = 200) -> str:

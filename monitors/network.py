@@ -19,6 +19,7 @@ from typing import Any
 
 from monitors.base import CheckResult, Field, Kind, degraded, down, up
 from monitors.registry import register
+from monitors.tls import client_context
 
 # Leave a little of the runner's budget so that our own timeout message (which names what hung) wins the race
 # against the runner's cancellation.
@@ -59,14 +60,8 @@ def _validate_host(config: Mapping[str, Any]) -> dict[str, str]:
     return {"host": error} if error else {}
 
 
-@functools.lru_cache(maxsize=64)
 def _ssl_context(verify: bool, ca_file: str) -> ssl.SSLContext:
-    """One SSL context per distinct (verify, CA file): building one costs ~20 ms of CPU."""
-    ctx = ssl.create_default_context(cafile=ca_file or None)
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(verify, ca_file or None)
 
 
 def _tls_error(exc: ssl.SSLError) -> str:

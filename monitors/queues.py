@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import logging
 import re
@@ -30,20 +29,15 @@ from yarl import URL
 
 from monitors.base import CheckResult, Field, Kind, degraded, down, up
 from monitors.registry import register
+from monitors.tls import client_context
 
 log = logging.getLogger(__name__)
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9._\-:\[\]%]+$")
 
 
-@functools.cache
 def _tls_context(verify: bool) -> ssl.SSLContext:
-    """One client TLS context per verification mode for the whole process (building one costs ~20 ms)."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_context(verify)
 
 
 def _deadline(timeout: float) -> float:

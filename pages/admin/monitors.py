@@ -100,6 +100,14 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{int(seconds // 86400)} d ago"
 
 
+def duration(seconds: int) -> str:
+    """'30 s', '5 min', '1 h', '1 d'; uneven amounts in the largest unit that divides them."""
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def percent(value: float | None) -> str:
     if value is None:
         return "—"
@@ -129,7 +137,7 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
                 runs.append([])
             continue
         runs[-1].append((round(i * step, 1), y(v)))
-    shapes = []
+    shapes = [f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}" stroke="#e2e8f0"/>']
     for run in runs:
         if len(run) == 1:
             shapes.append(f'<circle cx="{run[0][0]}" cy="{run[0][1]}" r="1.5" fill="#2563eb"/>')
@@ -262,9 +270,9 @@ class MonitorList:
                             on_change=lambda e: self._tick_all(e.value)) \
                     .props('dense aria-label="Select all"').mark("select-all")
             ui.label("Monitor").classes(f"{SECTION} grow")
-            ui.label(f"Last {SPARK_MINUTES} min").classes(f"{SECTION} w-32 hidden md:block")
-            ui.label("24 h").classes(f"{SECTION} w-20 text-right hidden sm:block")
-            ui.label("Last check").classes(f"{SECTION} w-24 text-right hidden sm:block")
+            ui.label(f"Last {SPARK_MINUTES} min").classes(f"{SECTION} w-32 max-md:hidden")
+            ui.label("24 h").classes(f"{SECTION} w-20 text-right max-sm:hidden")
+            ui.label("Last check").classes(f"{SECTION} w-24 text-right max-sm:hidden")
         if not shown:
             ui.label("No monitor is in this state.").classes(f"{MUTED} py-2")
         with ui.column().classes("w-full gap-0"):
@@ -294,14 +302,14 @@ class MonitorList:
                     parts.append(self.components.get(m.component_id, "—"))
                 ui.label(" · ".join(parts)).classes("text-sm text-slate-600 truncate pl-4")
             svg = sparkline(self.sparks.get(m.id, []))
-            with ui.element("div").classes("w-32 shrink-0 hidden md:flex items-center"):
+            with ui.element("div").classes("w-32 shrink-0 flex items-center max-md:hidden"):
                 if svg:
                     ui.html(svg, sanitize=False).mark(f"sparkline-{m.id}")
                 else:
                     ui.label("No data").classes("text-xs text-slate-400")
             ui.label(percent(agg.uptime_percent if agg else None)) \
-                .classes("w-20 shrink-0 text-right text-sm tabular-nums hidden sm:block").mark(f"uptime-{m.id}")
-            ui.label(ago(m.last_check_at)).classes("w-24 shrink-0 text-right text-sm text-slate-600 hidden sm:block") \
+                .classes("w-20 shrink-0 text-right text-sm tabular-nums max-sm:hidden").mark(f"uptime-{m.id}")
+            ui.label(ago(m.last_check_at)).classes("w-24 shrink-0 text-right text-sm text-slate-600 max-sm:hidden") \
                 .props(f'title="{when(m.last_check_at, ZONE)}"')
 
 
@@ -677,8 +685,10 @@ def chart_options(points: list[monitoring.Point], window: str) -> dict[str, Any]
              "lineStyle": {"width": 1.5, "color": "#2563eb"}, "itemStyle": {"color": "#2563eb"},
              "areaStyle": {"color": "rgba(37,99,235,0.08)"}},
             {"name": "Down", "type": "line", "data": [], "itemStyle": {"color": "rgba(220,38,38,0.6)"},
+             "legendIcon": "rect",
              "markArea": {"silent": True, "itemStyle": {"color": "rgba(220,38,38,0.18)"}, "data": down}},
             {"name": "Degraded", "type": "line", "data": [], "itemStyle": {"color": "rgba(217,119,6,0.6)"},
+             "legendIcon": "rect",
              "markArea": {"silent": True, "itemStyle": {"color": "rgba(245,158,11,0.18)"}, "data": degraded}},
         ],
     }
@@ -736,6 +746,7 @@ class MonitorScreen:
                     .props("dense no-caps unelevated toggle-color=primary").mark("range")
             self.chart = ui.echart(chart_options(self.points, self.window)).classes("w-full h-64").mark("chart")
             self.chart_empty = ui.label("No checks in this range yet.").classes(MUTED)
+            self.chart.set_visibility(bool(self.points))
             self.chart_empty.set_visibility(not self.points)
         self.push()
         self.history()
@@ -751,6 +762,7 @@ class MonitorScreen:
         self.chart.options.clear()
         self.chart.options.update(chart_options(self.points, self.window))
         self.chart.update()
+        self.chart.set_visibility(bool(self.points))
         self.chart_empty.set_visibility(not self.points)
 
     @ui.refreshable_method
@@ -769,7 +781,7 @@ class MonitorScreen:
                         state_tag(state)
                         if m.flapping:
                             flapping_tag()
-                    parts = [kind_label(m.kind), f"every {m.interval_seconds} s"]
+                    parts = [kind_label(m.kind), f"every {duration(m.interval_seconds)}"]
                     if self.component:
                         parts.insert(1, self.component)
                     ui.label(" · ".join(parts)).classes("text-sm text-slate-600")
@@ -892,15 +904,18 @@ class MonitorScreen:
                             if event.message:
                                 ui.label(event.message).classes("text-sm text-slate-700 break-words")
             with ui.card().classes(CARD):
-                ui.label("Recent checks").classes(HEADING)
+                with ui.row().classes("w-full items-baseline justify-between"):
+                    ui.label("Recent checks").classes(HEADING)
+                    ui.label("Times in UTC; steady checks are sampled").classes("text-xs text-slate-500")
                 if not self.beats:
                     ui.label("No checks recorded yet.").classes(MUTED)
                     return
-                rows = [{"id": i, "at": when(datetime.fromtimestamp(b.at_ms / 1000, UTC), ZONE),
+                rows = [{"id": i, "at": f"{datetime.fromtimestamp(b.at_ms / 1000, UTC):%d %b %H:%M:%S}",
                          "status": STATE_LABEL.get(b.status, b.status) + (" (maintenance)" if b.maintenance else ""),
                          "latency": millis(b.latency_ms), "message": b.message or ""}
                         for i, b in enumerate(self.beats)]
-                ui.table(columns=[{"name": "at", "label": "Time", "field": "at", "align": "left"},
+                ui.table(columns=[{"name": "at", "label": "Time", "field": "at", "align": "left",
+                                   "classes": "whitespace-nowrap"},
                                   {"name": "status", "label": "Result", "field": "status", "align": "left"},
                                   {"name": "latency", "label": "Latency", "field": "latency", "align": "right"},
                                   {"name": "message", "label": "Message", "field": "message", "align": "left",
@@ -924,4 +939,5 @@ async def monitor_detail(request: Request, monitor_id: str) -> None:
     await screen.load()
     with admin_frame(monitor.name, user):
         screen.build()
+    ui.timer(30, screen.reload)  # checks that change nothing send no event: "last check" and the figures move on
     follow(EVENTS, screen.changed_elsewhere)
