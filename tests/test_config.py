@@ -82,6 +82,17 @@ def test_the_monitor_scheduler_can_be_switched_off(value, enabled):
     assert from_environment({"BEACON_MONITORS": value}, []).monitors is enabled
 
 
+def test_monitor_settings_are_read_and_bad_numbers_stop_with_a_message():
+    settings = from_environment({"BEACON_MONITOR_CONCURRENCY": "250", "BEACON_HEARTBEAT_RETENTION_DAYS": "7",
+                                 "BEACON_SCRIPT_MONITORS": "on"}, [])
+    assert (settings.monitor_concurrency, settings.heartbeat_retention_days, settings.script_monitors) == (
+        250, 7, True)
+    assert from_environment({}, []).script_monitors is False
+    for name, value in (("BEACON_MONITOR_CONCURRENCY", "0"), ("BEACON_HEARTBEAT_RETENTION_DAYS", "a week")):
+        with pytest.raises(SystemExit, match=name):
+            from_environment({name: value}, [])
+
+
 def test_a_port_that_is_not_a_number_stops_with_a_message():
     with pytest.raises(SystemExit, match="BEACON_PORT"):
         from_environment({"BEACON_PORT": "http"}, [])

@@ -21,6 +21,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app import config as app_config
 from app import events
 from app.auth import Actor
 from app.enums import ComponentStatus, IncidentImpact
@@ -126,7 +127,6 @@ class Engine:
         self.in_maintenance: set[int] = set()
         self.scheduler: Scheduler | None = None
         self.batch = Batch()
-        self.script_monitors = False
         self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._uptime_pages: set[int] = set()
@@ -137,11 +137,9 @@ class Engine:
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
-    async def start(self, *, concurrency: int = 100, script_monitors: bool = False,
-                    retention_days: int = 30) -> None:
+    async def start(self, *, concurrency: int = 100, retention_days: int = 30) -> None:
         """Load every monitor and run the active ones. Each resumes its rhythm: a monitor checked 20 s ago with a
         60 s interval runs in 40 s; one overdue runs within its first interval (spread, not all at once)."""
-        self.script_monitors = script_monitors
         self.retention_days = retention_days
         self.scheduler = Scheduler(self._on_result, concurrency=concurrency)
         await self.refresh_maintenance()
@@ -194,7 +192,7 @@ class Engine:
         if live.kind == "push":
             return lambda: self._push_verdict(live.id)
         kind = registry.get(live.kind)
-        if live.kind == "script" and not self.script_monitors:
+        if live.kind == "script" and not app_config.current().script_monitors:
             async def refused() -> CheckResult:
                 return down("Script monitors are turned off on this server (BEACON_SCRIPT_MONITORS)")
             return refused

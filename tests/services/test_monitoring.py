@@ -373,3 +373,22 @@ async def test_read_only_users_cannot_change_monitors_and_team_scope_hides_them(
         await monitoring.set_paused(outsider, [monitor.id], True)
     unattached = await new_monitor(None, name="Shared")
     assert [m.id for m in await monitoring.list_monitors(outsider)] == [unattached.id]
+
+
+async def test_script_monitors_run_only_where_the_operator_turned_them_on(acme, eng, settings):
+    from dataclasses import replace
+
+    from app import config
+
+    _, api = acme
+    config.use(replace(settings, script_monitors=True))
+    try:
+        monitor = await monitoring.create_monitor(OWNER, name="Queue depth", kind="script", component_id=api.id,
+                                                  config={"command": ["sh", "-c", "echo 3 jobs waiting"]})
+        result = await monitoring.check_now(OWNER, monitor.id)
+        assert result.outcome == "up" and "3 jobs waiting" in result.message
+    finally:
+        config.use(settings)
+    refused = await monitoring.check_now(OWNER, monitor.id)  # turned off again: the saved monitor reports why
+    assert refused.outcome == "down" and "BEACON_SCRIPT_MONITORS" in refused.message
+    assert await status_of(api) == ComponentStatus.MAJOR_OUTAGE
