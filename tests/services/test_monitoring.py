@@ -18,6 +18,7 @@ from app.services import components, groups, incidents, maintenance, monitoring,
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.monitor_engine import Batch, engine
 from monitors.base import CheckResult, Outcome
+from storage import timeseries as ts
 from storage.models import AuditEntryRow, Component, DailyUptime, Incident, Monitor
 from tests.conftest import settle
 
@@ -392,3 +393,35 @@ async def test_script_monitors_run_only_where_the_operator_turned_them_on(acme, 
     refused = await monitoring.check_now(OWNER, monitor.id)  # turned off again: the saved monitor reports why
     assert refused.outcome == "down" and "BEACON_SCRIPT_MONITORS" in refused.message
     assert await status_of(api) == ComponentStatus.MAJOR_OUTAGE
+
+
+async def test_the_daily_prune_drops_old_heartbeats_and_fine_rollups_but_keeps_days(acme, eng):
+    _, api = acme
+    monitor = await new_monitor(api)
+    eng.now -= 100 * 86_400  # a hundred days ago ...
+    await feed(monitor.id, DOWN, clock=eng)
+    eng.now += 100 * 86_400  # ... and today
+    await feed(monitor.id, DOWN, clock=eng)
+    assert len(await monitoring.heartbeats_of(monitor.id)) == 2
+    await engine.prune(now=eng.now)
+    beats = await monitoring.heartbeats_of(monitor.id)
+    assert len(beats) == 1 and beats[0].at_ms > (eng.now - 86_400) * 1000
+    from tortoise import connections
+
+    conn = connections.get("default")
+    for resolution, kept in (("minute", 1), ("hour", 1), ("day", 2)):
+        rows = (await ts.series(conn, resolution, [monitor.id], 0))[monitor.id]
+        assert len(rows) == kept, resolution
+
+
+async def test_new_rollups_reach_the_public_uptime_bars(acme, eng):
+    from app.snapshot import store
+
+    page, api = acme
+    monitor = await new_monitor(api)
+    engine._uptime_sent = 0.0
+    await feed(monitor.id, UP, DOWN, clock=eng)
+    await events.bus.drain()
+    await settle()
+    today = store.get(page.id).all_components[0].uptime[-1]
+    assert (today.observed_seconds, today.down_seconds) == (120, 60)
