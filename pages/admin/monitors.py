@@ -26,6 +26,7 @@ from app.services import monitoring
 from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.validation import text_problem
 from app.snapshot import store
+from app.uptime import format_percent
 from monitors.base import CheckResult, Field, Kind
 from pages.admin.editing import (
     CARD,
@@ -109,9 +110,8 @@ def duration(seconds: int) -> str:
 
 
 def percent(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "100 %" if value >= 100 else f"{value:.2f} %"
+    """As the public pages write uptime (rounded down, so any downtime never reads 100 %)."""
+    return "—" if value is None else format_percent(value).replace("%", " %")
 
 
 def millis(value: float | None) -> str:
