@@ -65,6 +65,10 @@ async def _watch_other_processes(dialect: str) -> None:
                 last = version
                 await store.load_all()
                 state.has_owner = await owner_exists()
+                from app.services.monitor_engine import engine
+
+                if engine.running:
+                    await engine.resync()
                 log.info("runtime.reloaded_after_external_write version=%s", version)
         except Exception:
             log.warning("runtime.watch_failed", exc_info=True)

@@ -76,6 +76,7 @@ class Live:
     kept_at_ms: int = 0
     kept_status: int | None = None
     kept_maintenance: bool = False
+    version: datetime | None = None  # the row's updated_at when loaded: a newer one means someone edited it
 
     @classmethod
     def of(cls, m: Monitor) -> Live:
@@ -92,7 +93,7 @@ class Live:
                    paused=m.paused, state=state, auto_incident_ids=list(m.auto_incident_ids or []),
                    last_check_at=m.last_check_at.timestamp() if m.last_check_at else None,
                    last_latency_ms=m.last_latency_ms, last_message=m.last_message,
-                   last_details=dict(m.last_details or {}))
+                   last_details=dict(m.last_details or {}), version=m.updated_at)
 
     @property
     def passive(self) -> bool:
@@ -225,6 +226,17 @@ class Engine:
             live.last_push_at, live.kept_at_ms, live.kept_status = old.last_push_at, old.kept_at_ms, old.kept_status
         self.live[monitor_id] = live
         self._schedule(live, self.clock())
+
+    async def resync(self) -> None:
+        """Pick up monitors another process created, edited or deleted (the CLI's demo, a second Beacon on the
+        same database): the runtime calls this when it notices writes it did not make."""
+        rows = dict(await Monitor.all().values_list("id", "updated_at"))
+        for monitor_id in set(self.live) - set(rows):
+            self.forget(monitor_id)
+        for monitor_id, updated_at in rows.items():
+            live = self.live.get(monitor_id)
+            if live is None or live.version != updated_at:
+                await self.sync(monitor_id)
 
     def forget(self, monitor_id: int) -> None:
         self.live.pop(monitor_id, None)

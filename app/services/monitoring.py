@@ -240,7 +240,7 @@ async def update_monitor(actor: Actor, monitor_id: int, **raw: Any) -> Monitor:
         if not changes:
             return monitor
         reset = _engine_reset(before, values)
-        await Monitor.filter(id=monitor_id).using_db(ch.conn).update(**values, **reset)
+        await Monitor.filter(id=monitor_id).using_db(ch.conn).update(**values, **reset, updated_at=_now())
         await ch.audit("monitor.update", "monitor", monitor_id, changes)
         await _release(ch, {before["component_id"], values["component_id"]} - {None})
         ch.emit(events.MONITOR_CHANGED, {"monitor_id": monitor_id, "change": "updated"})
@@ -281,7 +281,7 @@ async def set_paused(actor: Actor, monitor_ids: list[int], paused: bool) -> int:
             if monitor.paused == paused:
                 continue
             await Monitor.filter(id=monitor.id).using_db(ch.conn).update(
-                paused=paused, state="pending", state_since=None, consecutive_failures=0, held_status=None,
+                paused=paused, updated_at=_now(), state="pending", state_since=None, consecutive_failures=0, held_status=None,
                 flapping=False, changes_at=[])
             await ch.audit("monitor.pause" if paused else "monitor.resume", "monitor", monitor.id,
                            {"paused": {"old": not paused, "new": paused}})

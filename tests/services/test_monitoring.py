@@ -425,3 +425,27 @@ async def test_new_rollups_reach_the_public_uptime_bars(acme, eng):
     await settle()
     today = store.get(page.id).all_components[0].uptime[-1]
     assert (today.observed_seconds, today.down_seconds) == (120, 60)
+
+
+async def test_monitors_written_by_another_process_are_picked_up(acme, eng):
+    from datetime import UTC, datetime
+
+    _, api = acme
+    await engine.start(concurrency=5)
+    try:
+        row = await Monitor.create(name="From the CLI", kind="manual", config={"status": "up"}, component_id=api.id)
+        await engine.resync()
+        assert row.id in engine.scheduler.jobs
+        await engine.process(engine.live[row.id], UP)
+        await engine.flush()
+        stamp = (await Monitor.get(id=row.id)).updated_at
+        await engine.resync()  # the engine's own writes are not edits
+        assert (await Monitor.get(id=row.id)).updated_at == stamp and engine.live[row.id].state.state == "up"
+        await Monitor.filter(id=row.id).update(paused=True, updated_at=datetime.now(UTC))
+        await engine.resync()
+        assert row.id not in engine.scheduler.jobs and engine.live[row.id].paused
+        await Monitor.filter(id=row.id).delete()
+        await engine.resync()
+        assert row.id not in engine.live
+    finally:
+        await engine.stop()
