@@ -281,8 +281,8 @@ async def set_paused(actor: Actor, monitor_ids: list[int], paused: bool) -> int:
             if monitor.paused == paused:
                 continue
             await Monitor.filter(id=monitor.id).using_db(ch.conn).update(
-                paused=paused, updated_at=_now(), state="pending", state_since=None, consecutive_failures=0, held_status=None,
-                flapping=False, changes_at=[])
+                paused=paused, updated_at=_now(), state="pending", state_since=None, consecutive_failures=0,
+                held_status=None, flapping=False, changes_at=[])
             await ch.audit("monitor.pause" if paused else "monitor.resume", "monitor", monitor.id,
                            {"paused": {"old": not paused, "new": paused}})
             await MonitorEvent.create(monitor_id=monitor.id, at=_now(), old_state=monitor.state,
