@@ -596,6 +596,11 @@ def seconds_until_rollover(now: datetime) -> float:
 Listener = Callable[[PageSnapshot], None]
 
 
+# Events that carry page ids (for notification filters) but change nothing a public page shows: a monitor's own
+# state is staff-only; the component status it causes arrives as its own event.
+NOT_SHOWN = frozenset({events.MONITOR_STATE_CHANGED, events.MONITOR_CHANGED})
+
+
 @dataclass
 class SnapshotStore:
     """Every page's current snapshot, kept in memory and rebuilt on events; derivable from the database."""
@@ -727,6 +732,8 @@ class SnapshotStore:
             await self.rebuild(page_id)
 
     async def on_event(self, event: events.Event) -> None:
+        if event.name in NOT_SHOWN:
+            return
         page_ids = set(event.page_ids)
         if event.name == events.COMPONENT_STATUS_CHANGED and "updated_at" in event.data:
             status = ComponentStatus(event.data["new_status"])
