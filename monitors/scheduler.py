@@ -165,9 +165,14 @@ class Scheduler:
                 started = self.clock()
                 self.lag.add(max(started - due, 0.0))
                 job.last_started = started
-                result = await job.run()
+                result = await job.run()  # cancelling a check is safe: it holds nothing of ours
+                handler = asyncio.ensure_future(self.on_result(job, result, started - due))
                 try:
-                    next_delay = await self.on_result(job, result, started - due)
+                    next_delay = await asyncio.shield(handler)
+                except asyncio.CancelledError:
+                    # stop() gave up waiting: let the handler's write finish rather than cut it mid-transaction
+                    await asyncio.gather(handler, return_exceptions=True)
+                    raise
                 except Exception:
                     log.exception("monitor.result_handler_failed job=%s", job.id)
         finally:

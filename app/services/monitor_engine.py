@@ -130,6 +130,9 @@ class Engine:
         self.batch = Batch()
         self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        # Loops that write end on this event rather than by cancellation: a task cancelled while tortoise opens a
+        # SQLite transaction leaves the connection's lock held, and every later query waits for ever.
+        self._stopping = asyncio.Event()
         self._uptime_pages: set[int] = set()
         self._uptime_sent = 0.0
         self._subscribed = False
@@ -150,6 +153,7 @@ class Engine:
             live = self.live[m.id] = Live.of(m)
             self._schedule(live, now)
         self.scheduler.start()
+        self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._flush_forever(), name="monitor-flush"),
                        loop.create_task(self._prune_daily(), name="monitor-prune")]
@@ -161,8 +165,7 @@ class Engine:
         if not self.running:
             return
         self.running = False
-        for task in self._tasks:
-            task.cancel()
+        self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self.scheduler is not None:
@@ -487,9 +490,17 @@ class Engine:
             bus.publish(events.Event(events.UPTIME_UPDATED, {}, frozenset(self._uptime_pages)))
             self._uptime_pages, self._uptime_sent = set(), now
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, or return True at once when the engine is stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+            return True
+        except TimeoutError:
+            return False
+
     async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+        while not await self._pause(FLUSH_SECONDS):
             try:
                 await self.flush()
             except Exception:
@@ -506,14 +517,13 @@ class Engine:
                                       ).using_db(conn).delete()
 
     async def _prune_daily(self) -> None:
-        await asyncio.sleep(60)
-        while True:
+        wait = 60.0
+        while not await self._pause(wait):
             try:
                 await self.prune()
             except Exception:
                 log.exception("monitor.prune_failed")
-            await asyncio.sleep(PRUNE_EVERY_SECONDS)
-
+            wait = PRUNE_EVERY_SECONDS
 
 engine = Engine()
 

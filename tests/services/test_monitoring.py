@@ -449,3 +449,28 @@ async def test_monitors_written_by_another_process_are_picked_up(acme, eng):
         assert row.id not in engine.live
     finally:
         await engine.stop()
+
+
+async def test_stopping_while_results_are_written_never_leaves_the_database_locked(acme, eng, monkeypatch):
+    """A write cut by cancellation inside tortoise's SQLite transaction would keep its lock for ever; the engine
+    stops its writing loops by signal, never by cancelling them mid-write."""
+    import asyncio
+    import random
+
+    from app.services import monitor_engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FLUSH_SECONDS", 0.001)
+    _, api = acme
+    monitors = [await new_monitor(api, name=f"Check {i}") for i in range(5)]
+    for round_ in range(20):
+        await engine.start(concurrency=5)
+        for m in monitors:
+            await engine.process(engine.live[m.id], DOWN if round_ % 2 else UP)
+            eng.now += 1
+        await asyncio.sleep(random.uniform(0, 0.01))
+        async with asyncio.timeout(5):
+            await engine.stop()
+    async with asyncio.timeout(2):
+        assert await Monitor.all().count() == 5
+        agg = (await monitoring.uptime([monitors[0].id], now=eng.now))[monitors[0].id]["24h"]
+    assert agg.checks == 20  # every result of every round was written, once
