@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.enums import ComponentStatus
@@ -32,9 +32,19 @@ _FIGURES = ["observed_seconds", "down_seconds", "degraded_seconds", "maintenance
             "avg_latency_ms"]
 
 
+_history_generation = 0
+
+
+def history_generation() -> int:
+    """A number that changes whenever days older than yesterday are written (readers may cache those)."""
+    return _history_generation
+
+
 async def write_daily(rows: Iterable[DailyRow], conn: Any = None) -> int:
     """Insert the days, or replace the figures of days already written (a day is rolled up again as it goes
     on); returns how many rows were written."""
+    global _history_generation
+    rows = list(rows)
     objects = [DailyUptime(component_id=r.component_id, day=r.day, observed_seconds=r.observed_seconds,
                            down_seconds=r.down_seconds, degraded_seconds=r.degraded_seconds,
                            maintenance_seconds=r.maintenance_seconds, worst_status=r.worst_status,
@@ -42,6 +52,10 @@ async def write_daily(rows: Iterable[DailyRow], conn: Any = None) -> int:
     if objects:
         await DailyUptime.bulk_create(objects, batch_size=BATCH_SIZE, on_conflict=["component_id", "day"],
                                       update_fields=_FIGURES, using_db=conn)
+    # after the write: a reader that cached older days before it sees the number change and reads again
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    if any(r.day < yesterday for r in rows):
+        _history_generation += 1
     return len(objects)
 
 

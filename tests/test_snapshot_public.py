@@ -297,6 +297,7 @@ async def test_the_snapshot_reads_the_same_few_queries_for_three_components_or_t
 
         monkeypatch.setattr(conn, name, counted)
 
+    snapshots.settled_cache.clear()  # cold: the settled days are read too
     await snapshots.load(a.page_id, "http://test")
     few = len(calls)
     for n in range(27):
@@ -304,9 +305,32 @@ async def test_the_snapshot_reads_the_same_few_queries_for_three_components_or_t
     await write_daily([day_row(a.ids["Website"], n) for n in range(30)])
     await settle()  # the rebuilds those changes caused
     calls.clear()
+    snapshots.settled_cache.clear()
     await snapshots.load(a.page_id, "http://test")
+    assert len(calls) == few <= 11
+    calls.clear()
+    await snapshots.load(a.page_id, "http://test")  # warm: days before yesterday come from memory
+    assert len(calls) == few - 1
 
-    assert len(calls) == few <= 10
+
+async def test_settled_days_are_kept_between_rebuilds_and_forgotten_when_history_is_written(beacon):
+    a = await acme()
+    api = a.ids["API"]
+    await write_daily([day_row(api, n) for n in range(5, 10)])
+    first = await snapshots.load(a.page_id, "http://test")
+    assert sum(d.has_data for d in next(c for c in first.all_components if c.id == api).uptime) == 5
+    await write_daily([day_row(api, n, down_seconds=600) for n in range(20, 22)])  # a backfill of old days
+    second = await snapshots.load(a.page_id, "http://test")
+    days = next(c for c in second.all_components if c.id == api).uptime
+    assert sum(d.has_data for d in days) == 7 and sum(d.down_seconds for d in days) == 1200
+    await write_daily([day_row(api, 0, down_seconds=60)])  # today, as monitoring writes it: read every time
+    third = await snapshots.load(a.page_id, "http://test")
+    assert next(c for c in third.all_components if c.id == api).uptime[-1].down_seconds == 60
+    # the next UTC day: yesterday's day settles (read once, alone), the oldest leaves the window
+    tomorrow = await snapshots.load(a.page_id, "http://test", now=datetime.now(UTC) + timedelta(days=1))
+    moved = next(c for c in tomorrow.all_components if c.id == api).uptime
+    assert moved[-2].down_seconds == 60 and sum(d.has_data for d in moved) == 8
+    assert snapshots.settled_cache.spans[api][1] == (datetime.now(UTC) + timedelta(days=1)).date() - timedelta(days=1)
 
 
 async def test_rollups_written_again_replace_the_days_figures(beacon):
