@@ -10,6 +10,7 @@ Times are shown in UTC: a monitor belongs to no page, so there is no page time z
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -64,6 +65,8 @@ DOWN_STATUSES = {ComponentStatus.MAJOR_OUTAGE.value: "Major outage",
 NONE = 0  # "no component" / "no template" in a select
 RANGES = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 SPARK_MINUTES = 30
+PAGE_SIZE = 100  # rows drawn at first; "Show more" adds as many (a NiceGUI row is a dozen elements)
+RELOAD_PAUSE_SECONDS = 2.0
 
 
 # --- small pieces ------------------------------------------------------------------------------------------------
@@ -191,6 +194,8 @@ class MonitorList:
         self.uptime: dict[int, Any] = {}
         self.sparks: dict[int, list[float | None]] = {}
         self.selected: set[int] = set()
+        self.limit = PAGE_SIZE
+        self._reloading = self._again = False
 
     async def load(self) -> None:
         self.monitors = await monitoring.list_monitors(self.actor)
@@ -201,7 +206,25 @@ class MonitorList:
         self.selected &= set(ids)
 
     async def reload(self, _: Any = None) -> None:
-        await self.load()
+        """Reload and redraw; a burst of events (many monitors changing at once) makes one reload, then at most
+        one more every couple of seconds."""
+        if self._reloading:
+            self._again = True
+            return
+        self._reloading = True
+        try:
+            while True:
+                self._again = False
+                await self.load()
+                self.rows.refresh()
+                if not self._again:
+                    break
+                await asyncio.sleep(RELOAD_PAUSE_SECONDS)
+        finally:
+            self._reloading = False
+
+    def _more(self) -> None:
+        self.limit += PAGE_SIZE
         self.rows.refresh()
 
     def shown(self) -> list[Monitor]:
@@ -226,6 +249,7 @@ class MonitorList:
 
     def _filter(self, e: Any) -> None:
         self.state = e.value or "all"
+        self.limit = PAGE_SIZE
         self.selected.clear()
         self.rows.refresh()
 
@@ -276,8 +300,12 @@ class MonitorList:
         if not shown:
             ui.label("No monitor is in this state.").classes(f"{MUTED} py-2")
         with ui.column().classes("w-full gap-0"):
-            for m in shown:
+            for m in shown[:self.limit]:
                 self._row(m)
+        if len(shown) > self.limit:
+            left = len(shown) - self.limit
+            ui.button(f"Show {min(left, PAGE_SIZE)} more ({left} not shown)", on_click=self._more) \
+                .props("flat no-caps").classes("self-center").mark("show-more")
         self._buttons()
 
     def _row(self, m: Monitor) -> None:

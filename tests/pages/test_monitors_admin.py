@@ -130,6 +130,21 @@ async def test_pausing_two_monitors_from_the_list(signed_in: User):
     assert third.id
 
 
+async def test_a_long_list_draws_a_hundred_rows_and_shows_more_on_request(signed_in: User, monkeypatch):
+    from pages.admin import monitors as screen
+
+    monkeypatch.setattr(screen, "PAGE_SIZE", 3)
+    for n in range(7):
+        await _manual(f"Check {n}")
+    await signed_in.open("/admin/monitors")
+    await signed_in.should_see("Check 2")
+    await signed_in.should_not_see("Check 3")
+    signed_in.find(marker="show-more").click()
+    await signed_in.should_see("Check 5")
+    await signed_in.should_not_see("Check 6")
+    assert element(signed_in, "show-more").text == "Show 1 more (1 not shown)"
+
+
 async def test_a_push_monitor_shows_its_url(signed_in: User):
     m = await monitoring.create_monitor(ELSEWHERE, name="Nightly backup", kind="push", interval=3600)
     await signed_in.open(f"/admin/monitors/{m.id}")
