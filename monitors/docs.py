@@ -22,6 +22,9 @@ A monitor checks one thing on a schedule and drives the status of the component 
 describes the engine, then every kind of check with its settings. The kinds' part is generated from the code
 (`python main.py docs monitors`).
 
+![A monitor's page in the admin: uptime over 24 hours to 90 days, and 90 days of response time with the days it
+was down (red) or degraded (amber)](monitor-page.png)
+
 ## How monitors work
 
 **Settings every monitor has** (admin screen *Monitors*, or `POST /api/v1/monitors`):
