@@ -32,6 +32,9 @@ from monitors.registry import register
 from monitors.tls import client_context
 
 log = logging.getLogger(__name__)
+# A refused or failed AMQP connection is what the rabbitmq check reports, as DOWN with the reason; aiormq would also
+# log each one at ERROR level, filling the server's log with the outages of the services it watches.
+logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9._\-:\[\]%]+$")
 
