@@ -372,6 +372,8 @@ class Engine:
                     await reconcile(ch, [live.component_id], at)
                 page_ids = await pages_showing(ch.conn, [live.component_id])
             if s.change or s.flapping_started or s.flapping_stopped:
+                log.info("monitor.state_changed id=%s name=%r old=%s new=%s flapping=%s message=%r", live.id,
+                         live.name, before.state, s.state.state, s.state.flapping, result.message)
                 ch.emit(events.MONITOR_STATE_CHANGED, {
                     "monitor_id": live.id, "name": live.name, "component_id": live.component_id,
                     "old_state": before.state, "new_state": s.state.state, "flapping": s.state.flapping,
