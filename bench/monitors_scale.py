@@ -42,11 +42,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from docs_section import DOC, write_section  # bench/docs_section.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- monitors_scale:start -->", "<!-- monitors_scale:end -->"
 HOST = "127.0.0.1"
 INTERVAL = 30  # seconds between checks of one monitor (scale)
 MONITORS_PER_COMPONENT = 10  # scale: monitors are spread over components, as on a real page
@@ -701,13 +701,7 @@ monitors × 30 days; the 90-day bars of 500 components in < 100 ms.
 
 
 def write_doc(section: str) -> None:
-    block = f"{START}\n{METHOD}\n### Figures\n\n{section.rstrip()}\n\n{END}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_section("monitors_scale", METHOD, section)
 
 
 def main() -> int:

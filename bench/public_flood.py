@@ -37,10 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from docs_section import DOC, write_section  # bench/docs_section.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- public_flood:start -->", "<!-- public_flood:end -->"
 HOST = "127.0.0.1"
 SLUG = "demo"
 EMAIL = "bench@example.com"
@@ -430,13 +429,7 @@ viewer sees each change within 1 s.
 
 
 def write_doc(section: str) -> None:
-    block = f"{START}\n{METHOD}\n### Figures\n\n{section}\n{END}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_section("public_flood", METHOD, section)
 
 
 def main() -> int:
