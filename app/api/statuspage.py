@@ -59,7 +59,7 @@ def _affected_components(s: PageSnapshot, u: UpdateView) -> list[dict[str, Any]]
             for a in u.affected_components if a.component_id in names]
 
 
-def _update(s: PageSnapshot, incident_id: int, u: UpdateView) -> dict[str, Any]:
+def update_object(s: PageSnapshot, incident_id: int, u: UpdateView) -> dict[str, Any]:
     return {"id": str(u.id), "status": u.status.statuspage, "body": u.body, "incident_id": str(incident_id),
             "created_at": _time(u.created_at), "updated_at": _time(u.updated_at), "display_at": _time(u.display_at),
             "affected_components": _affected_components(s, u)}
@@ -78,7 +78,7 @@ def incident(s: PageSnapshot, i: IncidentView) -> dict[str, Any]:
         "impact": i.impact.statuspage,
         "created_at": _time(i.created_at), "updated_at": _time(i.updated_at), "monitoring_at": _time(i.monitoring_at),
         "resolved_at": _time(i.resolved_at), "started_at": _time(i.started_at), "shortlink": s.incident_url(i.id),
-        "page_id": str(s.page.id), "incident_updates": [_update(s, i.id, u) for u in i.updates],
+        "page_id": str(s.page.id), "incident_updates": [update_object(s, i.id, u) for u in i.updates],
         "components": _components_of(s, i.component_ids),
     }
 
@@ -89,7 +89,7 @@ def maintenance_url(s: PageSnapshot, maintenance_id: int) -> str:
     return incident_url.removesuffix(f"/incidents/{maintenance_id}") + f"/maintenance/{maintenance_id}"
 
 
-def _maintenance_updates(m: MaintenanceView) -> list[dict[str, Any]]:
+def maintenance_updates(m: MaintenanceView) -> list[dict[str, Any]]:
     """Its updates, newest first, with the description it was scheduled with as the oldest one (Statuspage posts
     the description as a maintenance's first, "scheduled" update)."""
     updates = [{"id": str(u.id), "status": u.state.statuspage, "body": u.body, "incident_id": str(m.id),
@@ -109,7 +109,7 @@ def maintenance(s: PageSnapshot, m: MaintenanceView) -> dict[str, Any]:
         "id": str(m.id), "name": m.name, "status": m.state.statuspage, "impact": "maintenance",
         "created_at": _time(m.created_at), "updated_at": _time(m.updated_at), "monitoring_at": None,
         "resolved_at": _time(m.completed_at), "started_at": _time(m.started_at or m.scheduled_for),
-        "shortlink": maintenance_url(s, m.id), "page_id": str(s.page.id), "incident_updates": _maintenance_updates(m),
+        "shortlink": maintenance_url(s, m.id), "page_id": str(s.page.id), "incident_updates": maintenance_updates(m),
         "components": _components_of(s, m.component_ids),
         "scheduled_for": _time(m.scheduled_for), "scheduled_until": _time(m.scheduled_until),
     }
