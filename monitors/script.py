@@ -58,11 +58,14 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
         pass
 
 
+# A script gets a clean environment, never Beacon's own: that holds BEACON_SECRET, the database URL with its
+# password and the owner's first password. It finds the usual programs; anything else goes in its ``env``.
+BASE_ENVIRONMENT = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
 async def _script(config: Mapping[str, Any], timeout: float) -> CheckResult:
     argv = list(config["command"])
-    env = None
-    if config.get("env"):
-        env = {**os.environ, **config["env"]}
+    env = {**BASE_ENVIRONMENT, **(config.get("env") or {})}
     started = time.perf_counter()
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -154,8 +157,8 @@ register(Kind(
         Field("command", "Command", "list", required=True, placeholder="/usr/lib/nagios/plugins/check_disk\n-w\n20%",
               help="The program and its arguments, one per line. Run directly, without a shell: to use pipes or "
                    "shell syntax, make the first two lines /bin/sh and -c."),
-        Field("env", "Environment", "map", help="Extra environment variables (\"NAME: value\" lines), added to "
-                                                 "the environment of the Beacon process."),
+        Field("env", "Environment", "map", help="Environment variables (\"NAME: value\" lines). The command "
+                                                 "gets only these, PATH and LANG, never Beacon's own."),
         Field("working_dir", "Working directory", placeholder="/opt/checks",
               help="Absolute path the command runs in; the Beacon process's directory when empty."),
         Field("expect_exit", "Expected exit code", "int", default=0, min=0, max=255),
@@ -166,13 +169,16 @@ register(Kind(
     ),
     check=_script, validate=_validate,
     notes="""\
-**Scripts are off by default.** Running commands is a global setting an administrator must turn on for the
-whole installation; until then monitors of this kind are refused. The command runs as the user the Beacon
+**Scripts are off by default.** The operator turns them on for the whole installation with
+`BEACON_SCRIPT_MONITORS=on`; until then monitors of this kind are refused. The command runs as the user the Beacon
 process runs as, with its permissions — treat anyone who may edit a script monitor as able to run code on the
 server.
 
 - `command` is an argument list, executed directly (no shell, no globbing, no `$VAR` expansion). For shell
   syntax use `["/bin/sh", "-c", "df -h / | tail -1"]`.
+- The command gets a clean environment: `PATH` (the usual system directories), `LANG=C.UTF-8` and what `env`
+  sets — never Beacon's own, which holds its secret and the database password. Set `HOME` or anything else
+  your script needs in `env`.
 - The command runs in its own process group with standard input closed. When it runs past the monitor's
   timeout the whole group (the command and anything it started) is killed with SIGKILL and the result is
   DOWN "Timed out". Background processes still running when the command exits are killed too

@@ -135,3 +135,10 @@ async def test_escaped_daemon_holding_the_output_does_not_block() -> None:
         timeout=5.0)
     assert (result.outcome, result.message) == ("up", "Exit code 0: forked")
     assert time.monotonic() - started < 2.0
+
+
+async def test_a_script_never_sees_beacons_own_environment(monkeypatch) -> None:
+    monkeypatch.setenv("BEACON_SECRET", "do-not-leak")
+    result = await check("script", {"command": ["/bin/sh", "-c", 'echo "secret=[$BEACON_SECRET] path=$PATH"'],
+                                    "expected_output": "secret=[]"})
+    assert result.outcome == "up" and "/usr/bin" in result.message, result.message
