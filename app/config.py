@@ -28,6 +28,8 @@ class Settings:
     heartbeat_retention_days: int = 30
     # the "script" monitor kind runs commands on this machine: off unless the operator turns it on
     script_monitors: bool = False
+    # deliver notifications (the outbox worker); off only in tests that drive it themselves
+    notifications: bool = True
     # start, complete and remind maintenance windows on time (off only in tests that drive the clock themselves)
     maintenance_timer: bool = True
     security_admin_key: str | None = None
@@ -88,6 +90,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         script_monitors=_flag(env.get("BEACON_SCRIPT_MONITORS"), False),
         **numbers,
         maintenance_timer=_flag(env.get("BEACON_MAINTENANCE_TIMER"), True),
+        notifications=_flag(env.get("BEACON_NOTIFICATIONS"), True),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         ci=_flag(env.get("CI"), False),
         bench_raw_bytes=int(raw_bytes_text),

@@ -36,6 +36,15 @@ PAGE_UPDATED = "page.updated"
 PAGE_DELETED = "page.deleted"
 GROUP_CHANGED = "group.changed"
 USER_CHANGED = "user.changed"
+UPTIME_ALERT = "uptime.alert"
+REPORT_DAILY, REPORT_WEEKLY, REPORT_MONTHLY = "report.daily", "report.weekly", "report.monthly"
+# The names notification channels may subscribe to (CONTRACT.md "Event names"); a committed change's events of
+# these names are also written to the outbox in the change's own transaction (app/services/transaction.py).
+NOTIFIABLE = frozenset({
+    INCIDENT_CREATED, INCIDENT_UPDATED, INCIDENT_RESOLVED, MAINTENANCE_SCHEDULED, MAINTENANCE_REMINDER,
+    MAINTENANCE_STARTED, MAINTENANCE_COMPLETED, COMPONENT_STATUS_CHANGED, COMPONENT_CREATED, COMPONENT_DELETED,
+    UPTIME_ALERT, REPORT_DAILY, REPORT_WEEKLY, REPORT_MONTHLY,
+})
 MONITOR_CHANGED = "monitor.changed"  # created, edited, paused, resumed or deleted
 MONITOR_STATE_CHANGED = "monitor.state_changed"  # up, degraded, down; flapping started or stopped
 UPTIME_UPDATED = "uptime.updated"  # new rollups for components on these pages (at most once a minute)

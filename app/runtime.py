@@ -92,6 +92,10 @@ async def start(settings: Settings) -> None:
         from app.maintenance_timer import timer
 
         timer.start()
+    if settings.notifications:
+        from app.notify.outbox import outbox
+
+        outbox.start()
     if settings.monitors:
         from app.services.monitor_engine import engine
 
@@ -113,6 +117,9 @@ async def stop() -> None:
     from app.services.monitor_engine import engine
 
     await engine.stop()
+    from app.notify.outbox import outbox
+
+    await outbox.stop()
 
     timer.stop()
     await bus.drain()

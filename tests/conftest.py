@@ -48,7 +48,8 @@ async def postgres_problem() -> str | None:
 def settings(tmp_path: Path) -> Settings:
     # tests drive the maintenance timer and the monitor engine with clocks of their own
     return config.use(Settings(data_dir=tmp_path / "data", secret="test-secret", port=8080,
-                               maintenance_timer=False, monitors=False))
+                               maintenance_timer=False, monitors=False,
+                               notifications=False))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -150,7 +150,8 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         for column in NEW_USER_COLUMNS:
             await conn.execute_script(f'ALTER TABLE users DROP COLUMN "{column}"')
         await conn.execute_script('ALTER TABLE api_keys DROP COLUMN "expires_at"')
-        for table in ("monitor_events", "monitors", "heartbeats", "monitor_rollups_minute", "monitor_rollups_hour",
+        for table in ("deliveries", "channels", "outbox_events", "monitor_events", "monitors", "heartbeats",
+                      "monitor_rollups_minute", "monitor_rollups_hour",
                       "monitor_rollups_day"):
             await conn.execute_script(f"DROP TABLE {table}")
         await conn.execute_script("DROP TABLE login_throttle")

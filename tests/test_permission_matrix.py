@@ -19,6 +19,7 @@ from app.auth import PERMISSIONS, Actor, allowed
 from app.enums import Role
 from app.services import (
     apikeys,
+    channels,
     components,
     groups,
     incidents,
@@ -160,6 +161,9 @@ SERVICE_CALLS: dict[str, Callable[[Actor, World], Awaitable[Any]]] = {
         ends_at=datetime.now(UTC) + timedelta(days=2, hours=1)),
     "maintenance.update": on(_maintenance, lambda a, mid: maintenance.post_maintenance_update(a, mid, "Soon.")),
     "maintenance.cancel": on(_maintenance, lambda a, mid: maintenance.cancel_maintenance(a, mid)),
+    "channel.manage": lambda a, w: channels.create_channel(a, name=unique("Hook "), kind="webhook",
+                                                           config={"url": "http://127.0.0.1:9/"},
+                                                           events=["incident.created"]),
     "monitor.create": _create_monitor,
     "monitor.update": on(_monitor, lambda a, mid: monitoring.set_paused(a, [mid], True)),
     "monitor.delete": on(_monitor, lambda a, mid: monitoring.delete_monitor(a, mid)),
@@ -187,9 +191,9 @@ CHECKED_ELSEWHERE = {
                           "(tests/services/test_users.py)",
 }
 # Actions about the actor's own account or the install, not about a team's page: an outsider is just a MEMBER.
-NOT_ABOUT_A_PAGE = {"page.create", "template.manage", "user.create", "user.create_owner", "user.invite",
-                    "user.update", "user.delete", "team.manage", "apikey.create", "apikey.revoke", "account.update",
-                    "settings.update"}
+NOT_ABOUT_A_PAGE = {"page.create", "template.manage", "channel.manage", "user.create", "user.create_owner",
+                    "user.invite", "user.update", "user.delete", "team.manage", "apikey.create", "apikey.revoke",
+                    "account.update", "settings.update"}
 
 
 def test_every_action_is_in_the_matrix():

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, Role] = {
     "monitor.create": Role.MEMBER,  # also "Test now" on a monitor not yet saved
     "monitor.update": Role.MEMBER,  # edit, pause, resume, "check now"
     "monitor.delete": Role.ADMIN,
+    "channel.manage": Role.ADMIN,  # notification channels; retrying failed deliveries
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
     "user.invite": Role.ADMIN,

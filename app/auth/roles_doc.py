@@ -43,6 +43,7 @@ DESCRIPTIONS: dict[str, str] = {
     "monitor.create": "create a monitor; \"Test now\" on settings not yet saved",
     "monitor.update": "edit, pause and resume monitors; \"check now\"",
     "monitor.delete": "delete a monitor with its history",
+    "channel.manage": "create and delete notification channels; retry failed deliveries",
     "maintenance.create": "schedule maintenance",
     "maintenance.update": "post a maintenance update, start early, extend, complete early",
     "maintenance.cancel": "cancel scheduled maintenance",

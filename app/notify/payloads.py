@@ -27,12 +27,7 @@ from app.html import IMPACT_LABEL, INCIDENT_STATUS_LABEL, MAINTENANCE_STATE_LABE
 from app.snapshot import ComponentView, IncidentView, MaintenanceView, PageSnapshot
 
 # The names channels may subscribe to (CONTRACT.md "Event names").
-SUBSCRIBABLE = frozenset({
-    events.INCIDENT_CREATED, events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED, events.MAINTENANCE_SCHEDULED,
-    events.MAINTENANCE_REMINDER, events.MAINTENANCE_STARTED, events.MAINTENANCE_COMPLETED,
-    events.COMPONENT_STATUS_CHANGED, events.COMPONENT_CREATED, events.COMPONENT_DELETED,
-    "uptime.alert", "report.daily", "report.weekly", "report.monthly",
-})
+SUBSCRIBABLE = events.NOTIFIABLE
 INCIDENT_EVENTS = frozenset({events.INCIDENT_CREATED, events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED})
 MAINTENANCE_EVENTS = frozenset({events.MAINTENANCE_SCHEDULED, events.MAINTENANCE_REMINDER,
                                 events.MAINTENANCE_STARTED, events.MAINTENANCE_COMPLETED})

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app import audit
 from app.auth import Actor, allowed, required_role
-from app.events import Event, bus
+from app.events import NOTIFIABLE, Event, bus
 from app.services.errors import Forbidden
 
 
@@ -51,8 +51,20 @@ async def change(actor: Actor, action: str) -> AsyncIterator[Change]:
     async with in_transaction() as conn:
         ch = Change(conn, actor)
         yield ch
+        await _to_outbox(ch)
     for event in ch.events:
         bus.publish(event)
+
+
+async def _to_outbox(ch: Change) -> None:
+    """Record the notifiable events with the change, in its transaction: the notification dispatcher reads them
+    from there, so a crash after the commit loses none (ARCHITECTURE.md rule 6)."""
+    from storage.models import OutboxEvent
+
+    rows = [OutboxEvent(name=e.name, data=e.data, page_ids=sorted(e.page_ids), at=e.at)
+            for e in ch.events if e.name in NOTIFIABLE]
+    if rows:
+        await OutboxEvent.bulk_create(rows, using_db=ch.conn)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:

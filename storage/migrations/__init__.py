@@ -91,6 +91,7 @@ MIGRATIONS: list[Migration] = [
         _create_missing_tables)),
     Migration(6, "monitors, their events, heartbeats and minute/hour/day rollups", _then(
         _create_missing_tables, _timeseries_tables)),
+    Migration(7, "notification channels, the outbox of events and deliveries", _create_missing_tables),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

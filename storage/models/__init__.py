@@ -5,6 +5,7 @@ from storage.models.incidents import Incident, IncidentComponent, IncidentTempla
 from storage.models.maintenance import Maintenance, MaintenanceComponent, MaintenanceUpdate
 from storage.models.meta import SchemaVersion
 from storage.models.monitors import Monitor, MonitorEvent
+from storage.models.notify import Channel, Delivery, OutboxEvent
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
 from storage.models.uptime import DailyUptime
 from storage.models.users import ApiKey, InstallSetting, LoginThrottle, Team, User
@@ -15,6 +16,7 @@ MODEL_MODULES = [
     "storage.models.maintenance",
     "storage.models.meta",
     "storage.models.monitors",
+    "storage.models.notify",
     "storage.models.pages",
     "storage.models.uptime",
     "storage.models.users",
@@ -25,9 +27,11 @@ __all__ = [
     "ApiKey",
     "AuditEntryRow",
     "AuditHead",
+    "Channel",
     "Component",
     "ComponentGroup",
     "DailyUptime",
+    "Delivery",
     "Incident",
     "IncidentComponent",
     "IncidentTemplate",
@@ -39,6 +43,7 @@ __all__ = [
     "MaintenanceUpdate",
     "Monitor",
     "MonitorEvent",
+    "OutboxEvent",
     "Placement",
     "SchemaVersion",
     "StatusPage",

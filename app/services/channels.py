@@ -1,0 +1,80 @@
+"""Notification channels as administrators manage them, and retrying failed deliveries. (The screens and the
+/api/v1/channels routes come with the rest of the notifications issue.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.auth import Actor
+from app.events import NOTIFIABLE
+from app.notify import channels as kinds
+from app.services.errors import Invalid, NotFound
+from app.services.transaction import authorize, change
+from app.services.validation import text_problem
+from storage.models import Channel, Delivery
+
+SECRET_KEYS = ("secret", "password", "token")
+
+
+def _masked(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("••••" if k in SECRET_KEYS and v else v) for k, v in config.items()}
+
+
+def _clean(name: Any, kind: Any, config: Any, events: Any, page_ids: Any) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    name = str(name or "").strip()
+    if problem := text_problem(name, "name"):
+        errors["name"] = problem
+    config = config if isinstance(config, dict) else {}
+    errors.update(kinds.validate(str(kind), config))
+    events = list(events or [])
+    unknown = [e for e in events if e not in NOTIFIABLE]
+    if unknown or not events:
+        errors["events"] = (f"Unknown event {unknown[0]!r}; use names from: {', '.join(sorted(NOTIFIABLE))}."
+                            if unknown else "Choose at least one event.")
+    if not isinstance(page_ids, list) or not all(isinstance(p, int) for p in page_ids):
+        errors["page_ids"] = "Give a list of page ids, or none for every page."
+    if errors:
+        raise Invalid(errors)
+    return {"name": name, "kind": str(kind), "config": config, "events": events, "page_ids": page_ids}
+
+
+async def create_channel(actor: Actor, *, name: str, kind: str, config: dict[str, Any], events: list[str],
+                         page_ids: list[int] | None = None) -> Channel:
+    authorize(actor, "channel.manage")
+    values = _clean(name, kind, config, events, page_ids or [])
+    async with change(actor, "channel.manage") as ch:
+        channel = await Channel.create(using_db=ch.conn, **values)
+        await ch.audit("channel.create", "channel", channel.id, {
+            k: {"old": None, "new": _masked(v) if k == "config" else v} for k, v in values.items()})
+    return channel
+
+
+async def delete_channel(actor: Actor, channel_id: int) -> None:
+    authorize(actor, "channel.manage")
+    async with change(actor, "channel.manage") as ch:
+        channel = await Channel.get_or_none(id=channel_id).using_db(ch.conn)
+        if channel is None:
+            raise NotFound(f"No channel with id {channel_id}.")
+        await channel.delete(using_db=ch.conn)
+        await ch.audit("channel.delete", "channel", channel_id, {"name": {"old": channel.name, "new": None}})
+
+
+async def retry_delivery(actor: Actor, delivery_id: int) -> Delivery:
+    """Send a failed or dead delivery again, now, with a fresh set of attempts."""
+    authorize(actor, "channel.manage")
+    async with change(actor, "channel.manage") as ch:
+        delivery = await Delivery.get_or_none(id=delivery_id).using_db(ch.conn)
+        if delivery is None:
+            raise NotFound(f"No delivery with id {delivery_id}.")
+        if delivery.status not in ("failed", "dead"):
+            raise Invalid({"status": f"Only failed or dead deliveries are retried; this one is {delivery.status}."})
+        await Delivery.filter(id=delivery_id).using_db(ch.conn).update(
+            status="pending", attempts=0, next_attempt_at=datetime.now(UTC))
+        await ch.audit("delivery.retry", "delivery", delivery_id, {"status": {"old": delivery.status,
+                                                                              "new": "pending"}})
+    from app.notify.outbox import outbox
+
+    outbox.wake()
+    return await Delivery.get(id=delivery_id)

@@ -1,0 +1,265 @@
+"""Durable notification delivery, against a real HTTP receiver on 127.0.0.1: events are written to the outbox with
+the change that caused them, dispatched to the channels that want them, sent with retries and backoff, dead
+after the last attempt, retried by hand, and never lost or doubled by a restart; a slow channel delays no other."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from app.auth import Actor
+from app.enums import Role
+from app.notify import outbox as outbox_module
+from app.notify.outbox import Outbox, backoff
+from app.services import channels, components, incidents, pages
+from app.services.errors import Forbidden, Invalid
+from storage.models import Delivery, OutboxEvent
+from tests.conftest import settle
+
+OWNER = Actor.system("test")
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers 500 to the first ``fail_first`` ones, and waits ``delay`` before answering."""
+
+    url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    fail_first: int = 0
+    delay: float = 0.0
+    seen: int = 0
+
+    def accepted(self) -> list[dict]:
+        return [r for r in self.requests if r["answered"] == 200]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            rec.seen += 1
+            status = 500 if rec.seen <= rec.fail_first else 200
+            if rec.delay:
+                time.sleep(rec.delay)
+            rec.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                 "body": body, "answered": status})
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+async def acme(beacon):
+    page = await pages.create_page(OWNER, title="Acme", slug="acme")
+    api = await components.create_component(OWNER, name="API", pages=[page.id])
+    return page, api
+
+
+async def open_incident(page, api, name: str = "API unavailable"):
+    incident = await incidents.create_incident(OWNER, page=page.id, name=name, impact="MAJOR", body="Looking.",
+                                               components={api.id: "MAJOR_OUTAGE"})
+    await settle()
+    return incident
+
+
+async def run(box: Outbox, rounds: int = 1, now: datetime | None = None) -> None:
+    for _ in range(rounds):
+        await box.dispatch(now)
+        await box.deliver_due(now)
+        await box.settle()
+
+
+async def test_an_incident_reaches_a_webhook_with_the_contract_payload_and_a_valid_signature(acme, receiver):
+    page, api = acme
+    await channels.create_channel(OWNER, name="Ops hook", kind="webhook", events=["incident.created"],
+                                  config={"url": f"{receiver.url}/hook", "secret": "s3cret",
+                                          "headers": {"X-Team": "ops"}})
+    await open_incident(page, api)
+    box = Outbox()
+    await run(box)
+    [request] = receiver.accepted()
+    body, headers = request["body"], request["headers"]
+    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert (headers["x-beacon-event"], headers["x-beacon-signature"], headers["x-team"]) == (
+        "incident.created", expected, "ops")
+    payload = json.loads(body)
+    assert set(payload) == {"meta", "page", "incident"}
+    assert payload["incident"]["name"] == "API unavailable" and payload["incident"]["impact"] == "critical"
+    assert payload["page"]["status_indicator"] == "critical"
+    delivery = await Delivery.get()
+    assert (delivery.status, delivery.attempts, headers["x-beacon-delivery"]) == ("sent", 1, str(delivery.id))
+    assert await OutboxEvent.filter(dispatched_at=None).count() == 0
+
+
+async def test_a_receiver_that_fails_twice_gets_exactly_one_accepted_delivery(acme, receiver):
+    page, api = acme
+    receiver.fail_first = 2
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    await open_incident(page, api)
+    box = Outbox()
+    await run(box)
+    delivery = await Delivery.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 1, "HTTP 500: ok")
+    assert delivery.next_attempt_at > datetime.now(UTC)  # backing off: not due yet
+    later = datetime.now(UTC) + timedelta(hours=2)
+    await run(box, rounds=3, now=later)
+    delivery = await Delivery.get()
+    assert (delivery.status, delivery.attempts) == ("sent", 3)
+    assert len(receiver.requests) == 3 and len(receiver.accepted()) == 1
+
+
+async def test_a_delivery_is_dead_after_the_last_attempt_and_a_person_can_retry_it(acme, receiver, monkeypatch):
+    page, api = acme
+    monkeypatch.setattr(outbox_module, "MAX_ATTEMPTS", 3)
+    receiver.fail_first = 3
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    await open_incident(page, api)
+    box = Outbox()
+    for hours in (0, 2, 4, 6):
+        await run(box, now=datetime.now(UTC) + timedelta(hours=hours))
+    delivery = await Delivery.get()
+    assert (delivery.status, delivery.attempts) == ("dead", 3)
+    assert len(receiver.requests) == 3
+    with pytest.raises(Forbidden):
+        await channels.retry_delivery(Actor(kind="user", id=None, label="m", role=Role.MEMBER), delivery.id)
+    await channels.retry_delivery(OWNER, delivery.id)
+    await run(box)
+    assert (await Delivery.get()).status == "sent" and len(receiver.accepted()) == 1
+
+
+async def test_a_restart_loses_nothing_and_sends_nothing_twice(acme, receiver):
+    page, api = acme
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    # the process dies right after the commit: the event is in the outbox, nothing was sent
+    await open_incident(page, api, "First")
+    assert await OutboxEvent.filter(dispatched_at=None, name="incident.created").count() == 1
+    await run(Outbox())  # "after the restart"
+    assert len(receiver.accepted()) == 1
+    # a dispatcher that died after writing the deliveries but before marking the event dispatched runs again
+    await OutboxEvent.all().update(dispatched_at=None)
+    await run(Outbox(), rounds=2)
+    assert len(receiver.accepted()) == 1 and await Delivery.all().count() == 1
+
+
+async def test_a_slow_channel_delays_no_other(acme, receiver):
+    page, api = acme
+    fast = []
+
+    class Fast(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            fast.append(time.monotonic())
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Fast)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        receiver.delay = 2.0
+        await channels.create_channel(OWNER, name="Slow", kind="webhook", events=["incident.created"],
+                                      config={"url": receiver.url})
+        await channels.create_channel(OWNER, name="Fast", kind="discord", events=["incident.created"],
+                                      config={"url": f"http://127.0.0.1:{server.server_address[1]}/api/webhooks/1"})
+        await open_incident(page, api)
+        box = Outbox()
+        started = time.monotonic()
+        await box.dispatch()
+        await box.deliver_due()
+        await asyncio.sleep(0.5)
+        assert fast and fast[0] - started < 0.5  # the fast one went out while the slow one still waited
+        await box.settle()
+        assert {d.status for d in await Delivery.all()} == {"sent"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_channels_get_only_their_events_and_pages(acme, receiver):
+    page, api = acme
+    other = await pages.create_page(OWNER, title="Partners", slug="partners")
+    await channels.create_channel(OWNER, name="Partners only", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url}, page_ids=[other.id])
+    await channels.create_channel(OWNER, name="Resolutions", kind="webhook", events=["incident.resolved"],
+                                  config={"url": receiver.url})
+    incident = await open_incident(page, api)
+    await run(Outbox())
+    assert receiver.requests == []
+    await incidents.resolve_incident(OWNER, incident.id, body="Fixed.")
+    await settle()
+    await run(Outbox())
+    assert [r["headers"]["x-beacon-event"] for r in receiver.accepted()] == ["incident.resolved"]
+
+
+async def test_the_worker_runs_in_the_background_and_stops_cleanly(acme, receiver):
+    page, api = acme
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    box = Outbox()
+    box.start()
+    try:
+        await open_incident(page, api)
+        for _ in range(50):
+            if receiver.accepted():
+                break
+            await asyncio.sleep(0.1)
+        assert len(receiver.accepted()) == 1
+    finally:
+        await asyncio.wait_for(box.stop(), 5)
+    assert (await Delivery.get()).status == "sent"
+
+
+@pytest.mark.parametrize(("fields", "errors"), [
+    ({"kind": "pigeon"}, {"kind"}),
+    ({"config": {"url": "ftp://x"}}, {"config.url"}),
+    ({"events": ["incident.backfilled"]}, {"events"}),
+    ({"events": []}, {"events"}),
+    ({"name": ""}, {"name"}),
+])
+async def test_bad_channels_are_refused_with_field_messages(acme, fields, errors):
+    values = {"name": "Hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/"},
+              "events": ["incident.created"], **fields}
+    with pytest.raises(Invalid) as caught:
+        await channels.create_channel(OWNER, **values)
+    assert set(caught.value.errors) == errors
+
+
+def test_backoff_doubles_with_jitter_up_to_an_hour():
+    import random
+
+    rng = random.Random(1)
+    for attempts in range(1, 15):
+        ceiling = min(3600.0, 5.0 * 2 ** (attempts - 1))
+        delays = {backoff(attempts, rng) for _ in range(20)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempts
+        assert len(delays) > 1  # jittered: failed deliveries do not all come back at once
