@@ -38,6 +38,9 @@ MAX_DELAY_SECONDS = 3600.0
 POLL_SECONDS = 1.0
 # an event the page's snapshot does not show yet is tried again for this long, then delivered without that page
 SNAPSHOT_WAIT_SECONDS = 30.0
+# dispatched events are kept a week, sent deliveries a month (failed and dead ones until a person acts)
+EVENT_DAYS, SENT_DAYS = 7, 30
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def backoff(attempts: int, rng: random.Random | None = None, base: float = BASE_DELAY_SECONDS) -> float:
@@ -104,10 +107,14 @@ class Outbox:
         self.wake()
 
     async def _run(self) -> None:
+        pruned = 0.0
         while not self._stopping.is_set():
             try:
                 await self.dispatch()
                 await self.deliver_due()
+                if asyncio.get_running_loop().time() - pruned > PRUNE_EVERY_SECONDS:
+                    await self.prune()
+                    pruned = asyncio.get_running_loop().time()
             except Exception:
                 log.exception("outbox.loop_failed")
             self._wake.clear()
@@ -212,6 +219,11 @@ class Outbox:
             next_attempt_at=now + timedelta(seconds=0 if dead else backoff(attempts, base=self.base_delay)))
         log.warning("outbox.delivery_failed delivery=%s attempts=%s dead=%s error=%s", delivery.id, attempts, dead,
                     error)
+
+    async def prune(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        await OutboxEvent.filter(dispatched_at__lt=now - timedelta(days=EVENT_DAYS)).delete()
+        await Delivery.filter(status="sent", sent_at__lt=now - timedelta(days=SENT_DAYS)).delete()
 
     async def settle(self) -> None:
         """Wait for the deliveries in flight (tests)."""

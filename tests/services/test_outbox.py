@@ -169,6 +169,23 @@ async def test_a_restart_loses_nothing_and_sends_nothing_twice(acme, receiver):
     assert len(receiver.accepted()) == 1 and await Delivery.all().count() == 1
 
 
+async def test_old_dispatched_events_and_sent_deliveries_are_pruned_but_failures_kept(acme, receiver):
+    page, api = acme
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    await open_incident(page, api)
+    await open_incident(page, api, "Second")
+    box = Outbox()
+    await box.dispatch()
+    first, second = await Delivery.all().order_by("id")
+    await box.deliver_due()  # one at a time per channel: the first is sent ...
+    await box.settle()
+    await Delivery.filter(id=second.id).update(status="failed")  # ... and the second failed
+    await box.prune(now=datetime.now(UTC) + timedelta(days=40))
+    assert await OutboxEvent.filter(name="incident.created").count() == 0
+    assert [d.id for d in await Delivery.all()] == [second.id]  # the failed one waits for a person
+
+
 async def test_a_slow_channel_delays_no_other(acme, receiver):
     page, api = acme
     fast = []
