@@ -51,7 +51,77 @@ async def create_channel(actor: Actor, *, name: str, kind: str, config: dict[str
     return channel
 
 
-async def delete_channel(actor: Actor, channel_id: int) -> None:
+async def update_channel(actor: Actor, channel_id: int, **values: Any) -> Channel:
+    """Change any of name, config, events, page_ids, enabled. A secret sent back masked keeps the stored one."""
+    authorize(actor, "channel.manage")
+    async with change(actor, "channel.manage") as ch:
+        channel = await Channel.get_or_none(id=channel_id).using_db(ch.conn)
+        if channel is None:
+            raise NotFound(f"No channel with id {channel_id}.")
+        config = dict(values.get("config", channel.config) or {})
+        for key in SECRET_KEYS:
+            if config.get(key) == "••••":
+                config[key] = (channel.config or {}).get(key, "")
+        clean = _clean(values.get("name", channel.name), channel.kind, config, values.get("events", channel.events),
+                       values.get("page_ids", channel.page_ids))
+        enabled = values.get("enabled", channel.enabled)
+        if not isinstance(enabled, bool):
+            raise Invalid({"enabled": "Must be true or false."})
+        before = {"name": channel.name, "config": _masked(channel.config or {}), "events": channel.events,
+                  "page_ids": channel.page_ids, "enabled": channel.enabled}
+        after = {"name": clean["name"], "config": _masked(clean["config"]), "events": clean["events"],
+                 "page_ids": clean["page_ids"], "enabled": enabled}
+        await Channel.filter(id=channel_id).using_db(ch.conn).update(
+            name=clean["name"], config=clean["config"], events=clean["events"], page_ids=clean["page_ids"],
+            enabled=enabled, updated_at=datetime.now(UTC))
+        changes = {k: {"old": before[k], "new": v} for k, v in after.items() if before[k] != v}
+        if clean["config"] != (channel.config or {}) and "config" not in changes:
+            changes["config"] = {"old": "(secret)", "new": "(secret changed)"}
+        if changes:
+            await ch.audit("channel.update", "channel", channel_id, changes)
+    return await Channel.get(id=channel_id)
+
+
+async def list_channels(actor: Actor) -> list[Channel]:
+    authorize(actor, "channel.manage")
+    return await Channel.all().order_by("name", "id")
+
+
+def public_config(channel: Channel) -> dict[str, Any]:
+    return _masked(dict(channel.config or {}))
+
+
+async def list_deliveries(actor: Actor, *, statuses: list[str] | None = None, channel_id: int | None = None,
+                          limit: int = 100) -> list[Delivery]:
+    """Newest first; the deliveries screen shows failed and dead ones first of all."""
+    authorize(actor, "channel.manage")
+    query = Delivery.all()
+    if statuses:
+        query = query.filter(status__in=statuses)
+    if channel_id is not None:
+        query = query.filter(channel_id=channel_id)
+    return await query.order_by("-id").limit(limit).prefetch_related("channel")
+
+
+async def send_test(actor: Actor, channel_id: int) -> str | None:
+    """Send a test notification through the channel now, outside the outbox; None when the channel accepted it,
+    else what went wrong."""
+    authorize(actor, "channel.manage")
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None:
+        raise NotFound(f"No channel with id {channel_id}.")
+    now = datetime.now(UTC).isoformat()
+    if channel.kind == "discord":
+        payload: dict[str, Any] = {"content": None, "allowed_mentions": {"parse": []}, "embeds": [{
+            "title": "Test notification from Beacon", "color": 0x4493F8, "timestamp": now,
+            "description": f"The channel **{channel.name}** works. Real notifications look like this one."}]}
+    else:
+        payload = {"meta": {"generated_at": now, "test": True}, "message": f"Test notification for {channel.name}"}
+    try:
+        await kinds.send(channel.kind, channel.config or {}, "test", payload, 0)
+    except kinds.DeliveryError as exc:
+        return str(exc)
+    return None
     authorize(actor, "channel.manage")
     async with change(actor, "channel.manage") as ch:
         channel = await Channel.get_or_none(id=channel_id).using_db(ch.conn)

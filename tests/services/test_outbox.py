@@ -280,3 +280,32 @@ def test_backoff_doubles_with_jitter_up_to_an_hour():
         delays = {backoff(attempts, rng) for _ in range(20)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays), attempts
         assert len(delays) > 1  # jittered: failed deliveries do not all come back at once
+
+
+async def test_send_test_reports_what_the_channel_answered(acme, receiver, closed_port):
+    hook = await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                         config={"url": receiver.url})
+    assert await channels.send_test(OWNER, hook.id) is None
+    assert receiver.accepted()[0]["headers"]["x-beacon-event"] == "test"
+    dead = await channels.create_channel(OWNER, name="Nowhere", kind="webhook", events=["incident.created"],
+                                         config={"url": f"http://127.0.0.1:{closed_port}/"})
+    assert (await channels.send_test(OWNER, dead.id)).startswith("Could not connect")
+    receiver.fail_first = 10
+    assert await channels.send_test(OWNER, hook.id) == "HTTP 500: ok"
+
+
+async def test_editing_a_channel_keeps_a_masked_secret_and_is_audited(acme):
+    from storage.models import AuditEntryRow, Channel
+
+    hook = await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                         config={"url": "http://127.0.0.1:9/", "secret": "s3cret"})
+    shown = channels.public_config(hook)
+    assert shown["secret"] != "s3cret"
+    await channels.update_channel(OWNER, hook.id, config=shown, events=["incident.created", "incident.resolved"],
+                                  enabled=False)
+    stored = await Channel.get(id=hook.id)
+    assert (stored.config["secret"], stored.events, stored.enabled) == (
+        "s3cret", ["incident.created", "incident.resolved"], False)
+    trail = str(await AuditEntryRow.filter(action__startswith="channel.").values_list("changes", flat=True))
+    assert "s3cret" not in trail and "incident.resolved" in trail
+    assert [c.name for c in await channels.list_channels(OWNER)] == ["Hook"]
