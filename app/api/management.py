@@ -294,8 +294,9 @@ def _incident_routes() -> list[Any]:
 
 def include(app: FastAPI) -> None:
     """Add the management API to the outer app (before NiceGUI is mounted at "/")."""
-    from app.api import incidents, monitors
+    from app.api import channels, incidents, monitors
 
     app.include_router(router)
     app.include_router(incidents.router)
     app.include_router(monitors.router)
+    app.include_router(channels.router)

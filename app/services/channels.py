@@ -122,6 +122,10 @@ async def send_test(actor: Actor, channel_id: int) -> str | None:
     except kinds.DeliveryError as exc:
         return str(exc)
     return None
+
+
+async def delete_channel(actor: Actor, channel_id: int) -> None:
+    """Delete the channel and its deliveries (sent or not)."""
     authorize(actor, "channel.manage")
     async with change(actor, "channel.manage") as ch:
         channel = await Channel.get_or_none(id=channel_id).using_db(ch.conn)

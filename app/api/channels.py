@@ -1,0 +1,159 @@
+"""Management API for notification channels and their deliveries (/api/v1/channels, CONTRACT.md).
+
+Adapters only: JSON → ``app.services.channels`` (ADMIN and up, audited) and rows → JSON. Secrets in a channel's
+config come back masked; sending the mask back on a PATCH keeps the stored secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import api_actor
+from app.auth import Actor
+from app.services import channels
+from storage.models import Channel, Delivery
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    from app.api.management import _problems as problems
+
+    return problems(*codes)
+
+
+router = APIRouter(prefix="/api/v1", responses=_problems(401, 403))
+Key = Annotated[Actor, Depends(api_actor)]
+Timestamp = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
+EVENTS_HELP = "event names (CONTRACT.md): incident.created, incident.updated, incident.resolved, maintenance.*, …"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelCreate(_Body):
+    name: str
+    kind: str = Field(description="webhook or discord")
+    config: dict[str, Any] = Field(description='webhook: {"url", "secret"?, "headers"?}; discord: {"url", '
+                                               '"username"?, "avatar_url"?}')
+    events: list[str] = Field(description=EVENTS_HELP)
+    page_ids: list[int] = Field(default_factory=list, description="only events of these pages; empty: every page")
+
+
+class ChannelChange(_Body):
+    name: str = None  # type: ignore[assignment]
+    config: dict[str, Any] = None  # type: ignore[assignment]
+    events: list[str] = Field(None, description=EVENTS_HELP)  # type: ignore[assignment]
+    page_ids: list[int] = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
+
+
+class ChannelOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    config: dict[str, Any]
+    events: list[str]
+    page_ids: list[int]
+    enabled: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TestOut(BaseModel):
+    accepted: bool
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    channel_id: str
+    event: str
+    page_id: str | None
+    status: str = Field(description="pending, sent, failed or dead")
+    attempts: int
+    next_attempt_at: Timestamp
+    last_error: str
+    created_at: Timestamp
+    sent_at: Timestamp
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _channel(c: Channel) -> ChannelOut:
+    return ChannelOut(id=str(c.id), name=c.name, kind=c.kind, config=channels.public_config(c), events=c.events,
+                      page_ids=c.page_ids, enabled=c.enabled, created_at=_time(c.created_at),
+                      updated_at=_time(c.updated_at))
+
+
+def _delivery(d: Delivery) -> DeliveryOut:
+    return DeliveryOut(id=str(d.id), channel_id=str(d.channel_id), event=d.event,  # type: ignore[attr-defined]
+                       page_id=str(d.page_id) if d.page_id is not None else None, status=d.status,
+                       attempts=d.attempts, next_attempt_at=_time(d.next_attempt_at), last_error=d.last_error,
+                       created_at=_time(d.created_at), sent_at=_time(d.sent_at))
+
+
+async def _get(actor: Actor, channel_id: int) -> Channel:
+    from app.services.errors import NotFound
+
+    found = [c for c in await channels.list_channels(actor) if c.id == channel_id]
+    if not found:
+        raise NotFound(f"No channel with id {channel_id}.")
+    return found[0]
+
+
+@router.get("/channels", tags=["notifications"], summary="List notification channels")
+async def list_channels(actor: Key) -> list[ChannelOut]:
+    return [_channel(c) for c in await channels.list_channels(actor)]
+
+
+@router.post("/channels", status_code=201, tags=["notifications"], summary="Create a channel",
+             responses=_problems(422))
+async def create_channel(body: ChannelCreate, actor: Key, response: Response) -> ChannelOut:
+    channel = await channels.create_channel(actor, name=body.name, kind=body.kind, config=body.config,
+                                            events=body.events, page_ids=body.page_ids)
+    response.headers["Location"] = f"/api/v1/channels/{channel.id}"
+    return _channel(channel)
+
+
+@router.get("/channels/{channel_id}", tags=["notifications"], summary="One channel", responses=_problems(404))
+async def get_channel(channel_id: int, actor: Key) -> ChannelOut:
+    return _channel(await _get(actor, channel_id))
+
+
+@router.patch("/channels/{channel_id}", tags=["notifications"], summary="Change a channel",
+              responses=_problems(404, 422))
+async def update_channel(channel_id: int, body: ChannelChange, actor: Key) -> ChannelOut:
+    return _channel(await channels.update_channel(actor, channel_id, **body.model_dump(exclude_unset=True)))
+
+
+@router.delete("/channels/{channel_id}", status_code=204, tags=["notifications"], summary="Delete a channel",
+               responses=_problems(404))
+async def delete_channel(channel_id: int, actor: Key) -> Response:
+    await channels.delete_channel(actor, channel_id)
+    return Response(status_code=204)
+
+
+@router.post("/channels/{channel_id}/test", tags=["notifications"], summary="Send a test notification now",
+             responses=_problems(404))
+async def send_test(channel_id: int, actor: Key) -> TestOut:
+    error = await channels.send_test(actor, channel_id)
+    return TestOut(accepted=error is None, error=error)
+
+
+@router.get("/deliveries", tags=["notifications"], summary="Deliveries, newest first")
+async def list_deliveries(actor: Key, status: Annotated[list[str] | None, Query(
+        description="pending, sent, failed or dead; repeat for several")] = None,
+        channel_id: int | None = None) -> list[DeliveryOut]:
+    return [_delivery(d) for d in await channels.list_deliveries(actor, statuses=status, channel_id=channel_id)]
+
+
+@router.post("/deliveries/{delivery_id}/retry", tags=["notifications"], summary="Send a failed delivery again",
+             responses=_problems(404, 422))
+async def retry_delivery(delivery_id: int, actor: Key) -> DeliveryOut:
+    return _delivery(await channels.retry_delivery(actor, delivery_id))
