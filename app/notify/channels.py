@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib
 import httpx
 
 from app.notify.payloads import signature
+from monitors.tls import client_context
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "Beacon/0.1 (notifications)"
@@ -34,10 +37,41 @@ def _url_problem(value: Any) -> str | None:
     return None
 
 
+EMAIL_SECURITY = ("starttls", "tls", "none")
+
+
+def _address_problem(value: Any) -> str | None:
+    text = str(value or "").strip()
+    if "@" not in text or any(c in text for c in "\r\n,; <>"):
+        return f"'{text}' is not an e-mail address."
+    return None
+
+
+def _validate_email(config: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not str(config.get("host") or "").strip():
+        errors["config.host"] = "Enter the SMTP server's host name."
+    port = config.get("port", 587)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        errors["config.port"] = "The port is a number from 1 to 65535."
+    if config.get("security", "starttls") not in EMAIL_SECURITY:
+        errors["config.security"] = "Use starttls, tls or none."
+    if problem := _address_problem(config.get("from_address")):
+        errors["config.from_address"] = problem
+    recipients = config.get("to")
+    if not isinstance(recipients, list) or not recipients:
+        errors["config.to"] = "Give at least one recipient."
+    elif problems := [p for p in map(_address_problem, recipients) if p]:
+        errors["config.to"] = problems[0]
+    return errors
+
+
 def validate(kind: str, config: Mapping[str, Any]) -> dict[str, str]:
     """{field: message} for a channel's config; empty when it is usable."""
     if kind not in KINDS:
         return {"kind": f"Unknown channel kind '{kind}'; use one of {', '.join(sorted(KINDS))}."}
+    if kind == "email":
+        return _validate_email(config)
     errors: dict[str, str] = {}
     if problem := _url_problem(config.get("url")):
         errors["config.url"] = problem
@@ -62,10 +96,40 @@ def discord_request(config: Mapping[str, Any], event: str, payload: Mapping[str,
     return Request(config["url"], body, {"Content-Type": "application/json", "User-Agent": USER_AGENT})
 
 
-KINDS: dict[str, Callable[[Mapping[str, Any], str, Mapping[str, Any], int], Request]] = {
+KINDS: dict[str, Callable[[Mapping[str, Any], str, Mapping[str, Any], int], Request] | None] = {
     "webhook": webhook_request,
     "discord": discord_request,
+    "email": None,  # not HTTP: _send_email
 }
+
+
+def email_message(config: Mapping[str, Any], payload: Mapping[str, Any]) -> EmailMessage:
+    """The e-mail of a delivery (``payload``: subject, text, html[, unsubscribe]) as multipart/alternative."""
+    message = EmailMessage()
+    message["From"] = config["from_address"]
+    message["To"] = ", ".join(config["to"])
+    message["Subject"] = payload["subject"]
+    if payload.get("unsubscribe"):
+        message["List-Unsubscribe"] = f"<{payload['unsubscribe']}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(payload["text"])
+    message.add_alternative(payload["html"], subtype="html")
+    return message
+
+
+async def _send_email(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+    security = config.get("security", "starttls")
+    tls = client_context(bool(config.get("verify_tls", True)), config.get("ca_file") or None)
+    try:
+        await aiosmtplib.send(
+            email_message(config, payload), hostname=config["host"], port=int(config.get("port", 587)),
+            username=config.get("username") or None, password=config.get("password") or None,
+            use_tls=security == "tls", start_tls=True if security == "starttls" else False,
+            tls_context=tls if security != "none" else None, timeout=TIMEOUT_SECONDS)
+    except aiosmtplib.SMTPException as exc:
+        raise DeliveryError(f"SMTP: {exc}") from None
+    except (OSError, TimeoutError) as exc:
+        raise DeliveryError(f"Could not reach {config['host']}: {exc or type(exc).__name__}") from None
 
 _client: httpx.AsyncClient | None = None
 
@@ -79,8 +143,13 @@ def _http() -> httpx.AsyncClient:
 
 async def send(kind: str, config: Mapping[str, Any], event: str, payload: Mapping[str, Any], delivery_id: int
                ) -> None:
-    """POST the delivery; any answer but 2xx, or no answer within the timeout, raises ``DeliveryError``."""
-    request = KINDS[kind](config, event, payload, delivery_id)
+    """Send the delivery: e-mail over SMTP, the others as an HTTP POST; any refusal, any answer but 2xx, or no
+    answer within the timeout raises ``DeliveryError``."""
+    build = KINDS[kind]
+    if build is None:
+        await _send_email(config, payload)
+        return
+    request = build(config, event, payload, delivery_id)
     try:
         response = await _http().post(request.url, content=request.body, headers=request.headers)
     except httpx.TimeoutException:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from app.auth import Actor
@@ -111,8 +112,12 @@ async def send_test(actor: Actor, channel_id: int) -> str | None:
     if channel is None:
         raise NotFound(f"No channel with id {channel_id}.")
     now = datetime.now(UTC).isoformat()
-    if channel.kind == "discord":
-        payload: dict[str, Any] = {"content": None, "allowed_mentions": {"parse": []}, "embeds": [{
+    if channel.kind == "email":
+        payload: dict[str, Any] = {"subject": f"Test notification from Beacon: {channel.name}",
+                                   "text": f"The channel {channel.name} works.",
+                                   "html": f"<p>The channel <b>{escape(channel.name)}</b> works.</p>"}
+    elif channel.kind == "discord":
+        payload = {"content": None, "allowed_mentions": {"parse": []}, "embeds": [{
             "title": "Test notification from Beacon", "color": 0x4493F8, "timestamp": now,
             "description": f"The channel **{channel.name}** works. Real notifications look like this one."}]}
     else:

@@ -309,3 +309,57 @@ async def test_editing_a_channel_keeps_a_masked_secret_and_is_audited(acme):
     trail = str(await AuditEntryRow.filter(action__startswith="channel.").values_list("changes", flat=True))
     assert "s3cret" not in trail and "incident.resolved" in trail
     assert [c.name for c in await channels.list_channels(OWNER)] == ["Hook"]
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    import email
+    from email.policy import default
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import _free_port
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=default)))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller.port, received
+    controller.stop()
+
+
+async def test_an_incident_goes_out_as_an_email_with_both_parts(acme, mailbox):
+    page, api = acme
+    port, received = mailbox
+    await channels.create_channel(OWNER, name="On-call mail", kind="email", events=["incident.created"],
+                                  config={"host": "127.0.0.1", "port": port, "security": "none",
+                                          "from_address": "status@acme.example",
+                                          "to": ["oncall@acme.example", "cto@acme.example"]})
+    await open_incident(page, api, "API <unavailable>")
+    await run(Outbox())
+    [(recipients, message)] = received
+    assert recipients == ["oncall@acme.example", "cto@acme.example"]
+    assert message["Subject"] == "[Acme] Investigating: API <unavailable>"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Looking." in text and "/status/acme/incidents/" in text
+    assert "API &lt;unavailable&gt;" in html and "<unavailable>" not in html
+    assert (await Delivery.get()).status == "sent"
+
+
+@pytest.mark.parametrize(("config", "errors"), [
+    ({"host": "", "from_address": "x@y", "to": ["a@b"]}, {"config.host"}),
+    ({"host": "smtp", "from_address": "nobody", "to": []}, {"config.from_address", "config.to"}),
+    ({"host": "smtp", "port": 70000, "security": "ssl", "from_address": "x@y", "to": ["a b@c"]},
+     {"config.port", "config.security", "config.to"}),
+])
+async def test_bad_email_settings_name_each_field(acme, config, errors):
+    with pytest.raises(Invalid) as caught:
+        await channels.create_channel(OWNER, name="Mail", kind="email", events=["incident.created"], config=config)
+    assert set(caught.value.errors) == errors
