@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,12 +67,27 @@ def _validate_email(config: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
+def _validate_apprise(config: Mapping[str, Any]) -> dict[str, str]:
+    import apprise
+
+    urls = config.get("urls")
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+        return {"config.urls": "Give at least one Apprise URL, e.g. slack://…, tgram://…, ntfy://…"}
+    for url in urls:
+        if apprise.Apprise.instantiate(url.strip()) is None:
+            return {"config.urls": f"Apprise does not understand '{url.split('://')[0]}://…'; see its list of "
+                                   "services."}
+    return {}
+
+
 def validate(kind: str, config: Mapping[str, Any]) -> dict[str, str]:
     """{field: message} for a channel's config; empty when it is usable."""
     if kind not in KINDS:
         return {"kind": f"Unknown channel kind '{kind}'; use one of {', '.join(sorted(KINDS))}."}
     if kind == "email":
         return _validate_email(config)
+    if kind == "apprise":
+        return _validate_apprise(config)
     errors: dict[str, str] = {}
     if problem := _url_problem(config.get("url")):
         errors["config.url"] = problem
@@ -100,6 +116,7 @@ KINDS: dict[str, Callable[[Mapping[str, Any], str, Mapping[str, Any], int], Requ
     "webhook": webhook_request,
     "discord": discord_request,
     "email": None,  # not HTTP: _send_email
+    "apprise": None,  # through the apprise library: _send_apprise
 }
 
 
@@ -115,6 +132,23 @@ def email_message(config: Mapping[str, Any], payload: Mapping[str, Any]) -> Emai
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
     return message
+
+
+async def _send_apprise(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+    """Any Apprise service (Slack, Teams, Telegram, ntfy, Gotify, Pushover, Matrix, …), through the library. Its
+    own HTTP calls are bounded by its per-service timeouts; ours bounds the whole."""
+    import apprise
+
+    sender = apprise.Apprise()
+    for url in config["urls"]:
+        sender.add(url.strip())
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS * 2):
+            ok = await sender.async_notify(title=payload["subject"], body=payload["text"])
+    except TimeoutError:
+        raise DeliveryError(f"No answer within {TIMEOUT_SECONDS * 2:g} s") from None
+    if not ok:
+        raise DeliveryError("Apprise could not deliver to every URL (see the server log for which one)")
 
 
 async def _send_email(config: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
@@ -146,6 +180,9 @@ async def send(kind: str, config: Mapping[str, Any], event: str, payload: Mappin
     """Send the delivery: e-mail over SMTP, the others as an HTTP POST; any refusal, any answer but 2xx, or no
     answer within the timeout raises ``DeliveryError``."""
     build = KINDS[kind]
+    if kind == "apprise":
+        await _send_apprise(config, payload)
+        return
     if build is None:
         await _send_email(config, payload)
         return

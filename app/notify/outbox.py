@@ -59,7 +59,7 @@ def _pages(row: OutboxEvent, channel: Channel) -> list[int]:
 
 def build_payload(channel: Channel, event: Event, snapshot: Any, now: datetime) -> dict[str, Any] | None:
     config = channel.config or {}
-    if channel.kind == "email":
+    if channel.kind in ("email", "apprise"):
         parts = payloads.email_parts(event, snapshot, unsubscribe_url=None, now=now)
         return None if parts is None else dict(zip(("subject", "text", "html"), parts, strict=True))
     if channel.kind == "discord":

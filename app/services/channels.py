@@ -112,7 +112,7 @@ async def send_test(actor: Actor, channel_id: int) -> str | None:
     if channel is None:
         raise NotFound(f"No channel with id {channel_id}.")
     now = datetime.now(UTC).isoformat()
-    if channel.kind == "email":
+    if channel.kind in ("email", "apprise"):
         payload: dict[str, Any] = {"subject": f"Test notification from Beacon: {channel.name}",
                                    "text": f"The channel {channel.name} works.",
                                    "html": f"<p>The channel <b>{escape(channel.name)}</b> works.</p>"}

@@ -363,3 +363,24 @@ async def test_bad_email_settings_name_each_field(acme, config, errors):
     with pytest.raises(Invalid) as caught:
         await channels.create_channel(OWNER, name="Mail", kind="email", events=["incident.created"], config=config)
     assert set(caught.value.errors) == errors
+
+
+async def test_an_incident_reaches_any_apprise_service_here_its_json_endpoint(acme, receiver):
+    page, api = acme
+    port = receiver.url.rsplit(":", 1)[1]
+    await channels.create_channel(OWNER, name="Apprise", kind="apprise", events=["incident.created"],
+                                  config={"urls": [f"json://127.0.0.1:{port}/apprise"]})
+    await open_incident(page, api)
+    await run(Outbox())
+    [request] = receiver.accepted()
+    sent = json.loads(request["body"])
+    assert request["path"] == "/apprise"
+    assert sent["title"] == "[Acme] Investigating: API unavailable" and "Looking." in sent["message"]
+    assert (await Delivery.get()).status == "sent"
+
+
+async def test_an_apprise_url_it_does_not_know_is_refused(acme):
+    with pytest.raises(Invalid) as caught:
+        await channels.create_channel(OWNER, name="Apprise", kind="apprise", events=["incident.created"],
+                                      config={"urls": ["carrierpigeon://coop/7"]})
+    assert "carrierpigeon" in caught.value.errors["config.urls"]
