@@ -30,6 +30,7 @@ def register_pages() -> None:
     import pages.admin.incidents  # noqa: F401
     import pages.admin.maintenance  # noqa: F401
     import pages.admin.monitors  # noqa: F401
+    import pages.admin.notifications  # noqa: F401
     import pages.admin.page_editor  # noqa: F401
     import pages.admin.structure  # noqa: F401
     import pages.admin.teams  # noqa: F401
