@@ -19,6 +19,53 @@ log = logging.getLogger(__name__)
 SQLITE_PRAGMAS = {"journal_mode": "WAL", "foreign_keys": "ON", "busy_timeout": "5000", "synchronous": "NORMAL"}
 
 
+def _harden_sqlite_transactions() -> None:
+    """Two fixes to tortoise's SQLite transactions (checked against tortoise-orm 1.1.9):
+
+    - ``BEGIN IMMEDIATE`` instead of ``BEGIN``: a transaction takes the write lock when it starts, waiting up to
+      the busy timeout for another process (the CLI, a second Beacon) to finish. A deferred transaction that read
+      first fails at once with "database is locked" when it then writes after the other process has written.
+    - A transaction whose start fails or is cancelled releases the connection's lock; otherwise every later query
+      of the process waits for ever (found by bench/monitors_scale.py at shutdown).
+    """
+    import sqlite3
+
+    from tortoise.backends.sqlite import client
+    from tortoise.connection import get_connections
+    from tortoise.exceptions import TransactionManagementError
+
+    if getattr(client, "_beacon_hardened", False):
+        return
+
+    async def begin(self) -> None:
+        try:
+            await self._connection.commit()
+            await self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise TransactionManagementError(exc) from exc
+
+    async def enter(self):  # SqliteTransactionContext.__aenter__
+        await self._trxlock.acquire()
+        token = None
+        try:
+            await self.ensure_connection()
+            token = self.token = get_connections().set(self.connection_name, self.connection)
+            await self.connection.begin()
+        except BaseException:
+            if token is not None:
+                get_connections().reset(token)
+            self._trxlock.release()
+            raise
+        return self.connection
+
+    client.SqliteTransactionWrapper.begin = begin
+    client.SqliteTransactionContext.__aenter__ = enter
+    client._beacon_hardened = True
+
+
+_harden_sqlite_transactions()
+
+
 def normalise_url(url: str) -> str:
     """Accept the spellings of CONTRACT.md and add our SQLite pragmas unless the URL sets them."""
     parts = urlsplit(url)

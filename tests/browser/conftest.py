@@ -65,7 +65,8 @@ def load_demo(server: BeaconServer) -> int:
     half-way through them)."""
     env = _server_environment(server.data_dir, 0, server.owner_email, server.owner_password)
     done = subprocess.run([sys.executable, "main.py", "demo"], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=True)
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"python main.py demo failed:\n{done.stdout}\n{done.stderr[-3000:]}"
     found = re.search(r"\(id (\d+)\)", done.stdout)
     assert found, done.stdout + done.stderr
     deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
