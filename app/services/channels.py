@@ -12,14 +12,14 @@ from app.events import NOTIFIABLE
 from app.notify import channels as kinds
 from app.services.errors import Invalid, NotFound
 from app.services.transaction import authorize, change
-from app.services.validation import text_problem
+from app.services.validation import keep_masked_secrets, mask_secrets, text_problem
 from storage.models import Channel, Delivery
 
 SECRET_KEYS = ("secret", "password", "token")
 
 
 def _masked(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("••••" if k in SECRET_KEYS and v else v) for k, v in config.items()}
+    return mask_secrets(config, SECRET_KEYS)
 
 
 def _clean(name: Any, kind: Any, config: Any, events: Any, page_ids: Any) -> dict[str, Any]:
@@ -59,10 +59,7 @@ async def update_channel(actor: Actor, channel_id: int, **values: Any) -> Channe
         channel = await Channel.get_or_none(id=channel_id).using_db(ch.conn)
         if channel is None:
             raise NotFound(f"No channel with id {channel_id}.")
-        config = dict(values.get("config", channel.config) or {})
-        for key in SECRET_KEYS:
-            if config.get(key) == "••••":
-                config[key] = (channel.config or {}).get(key, "")
+        config = keep_masked_secrets(dict(values.get("config", channel.config) or {}), channel.config, SECRET_KEYS)
         clean = _clean(values.get("name", channel.name), channel.kind, config, values.get("events", channel.events),
                        values.get("page_ids", channel.page_ids))
         enabled = values.get("enabled", channel.enabled)

@@ -527,11 +527,6 @@ class Engine:
                 log.exception("monitor.prune_failed")
             wait = PRUNE_EVERY_SECONDS
 
+
 engine = Engine()
 
-
-def stats() -> dict[str, Any]:
-    s = engine.scheduler
-    return {"monitors": len(engine.live), "scheduled": len(s.jobs) if s else 0,
-            "running": s.running_count if s else 0, "lag_p99": s.lag.percentile(99) if s else 0.0,
-            "started": s.lag.started if s else 0}

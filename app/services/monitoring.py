@@ -19,17 +19,17 @@ from app import events
 from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services.errors import Invalid, NotFound
-from app.services.holds import pages_showing, reconcile
+from app.services.holds import reconcile
 from app.services.monitor_engine import engine
 from app.services.transaction import authorize, change, diff
-from app.services.validation import row_id, text_problem
+from app.services.validation import SECRET_MASK, keep_masked_secrets, mask_secrets, row_id, text_problem
 from monitors import registry, schema
 from monitors.base import CheckResult, Kind
 from monitors.runner import run_check
 from storage import timeseries as ts
 from storage.models import Component, IncidentTemplate, Monitor, MonitorEvent
 
-MASK = "••••••••"
+MASK = SECRET_MASK
 MIN_INTERVAL, MAX_INTERVAL = 5, 86_400
 SETTINGS = ("name", "kind", "config", "component_id", "interval_seconds", "timeout_seconds", "retries",
             "retry_interval_seconds", "latency_threshold_ms", "down_status", "paused", "auto_incident",
@@ -60,8 +60,7 @@ def _secret_fields(kind_name: str) -> set[str]:
 
 def public_config(kind_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """The config with every secret masked (empty secrets stay empty, so a form shows "not set")."""
-    hidden = _secret_fields(kind_name)
-    return {k: (MASK if k in hidden and v else v) for k, v in (config or {}).items()}
+    return mask_secrets(config, _secret_fields(kind_name))
 
 
 def _int(values: dict[str, Any], errors: dict[str, str], name: str, low: int, high: int, label: str,
@@ -129,11 +128,8 @@ async def _clean(actor: Actor, raw: dict[str, Any], existing: Monitor | None, co
         if not isinstance(submitted, dict):
             errors["config"] = "Must be an object of the kind's settings."
         else:
-            submitted = dict(submitted)
             if existing is not None:  # a masked secret sent back means "keep what is stored"
-                for name in _secret_fields(kind.name):
-                    if submitted.get(name) == MASK:
-                        submitted[name] = (existing.config or {}).get(name, "")
+                submitted = keep_masked_secrets(submitted, existing.config, _secret_fields(kind.name))
             try:
                 values["config"] = schema.validate(kind, submitted)
             except schema.ConfigError as exc:
@@ -346,12 +342,6 @@ async def check_now(actor: Actor, monitor_id: int) -> CheckResult:
     if result is None:
         raise NotFound(f"No monitor with id {monitor_id}.")
     return result
-
-
-async def pages_of(monitor: Monitor) -> set[int]:
-    from tortoise import connections
-
-    return await pages_showing(connections.get("default"), [monitor.component_id]) if monitor.component_id else set()
 
 
 # -- figures ----------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RESERVED_SLUGS = frozenset({
@@ -92,3 +94,24 @@ def to_moment(value: object, zone: str = "UTC") -> datetime | None:
         except (ZoneInfoNotFoundError, ValueError):
             moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+# What a stored secret (a monitor's password, a channel's signing secret) looks like on its way out; the same
+# text sent back on an edit means "keep the stored one".
+SECRET_MASK = "••••"
+
+
+def mask_secrets(config: dict[str, Any] | None, secret_names: Iterable[str]) -> dict[str, Any]:
+    """``config`` with each non-empty secret replaced by ``SECRET_MASK`` (an empty one stays empty: "not set")."""
+    hidden = set(secret_names)
+    return {k: (SECRET_MASK if k in hidden and v else v) for k, v in (config or {}).items()}
+
+
+def keep_masked_secrets(submitted: dict[str, Any], stored: dict[str, Any] | None,
+                        secret_names: Iterable[str]) -> dict[str, Any]:
+    """``submitted`` with every secret sent back as ``SECRET_MASK`` replaced by the stored value."""
+    out = dict(submitted)
+    for name in secret_names:
+        if out.get(name) == SECRET_MASK:
+            out[name] = (stored or {}).get(name, "")
+    return out

@@ -19,7 +19,7 @@ from app.notify import channels as channel_kinds
 from app.services import channels as channel_service
 from app.services import pages as page_service
 from app.services.errors import Invalid, NotFound, ServiceError
-from app.services.validation import text_problem
+from app.services.validation import SECRET_MASK, text_problem
 from pages.admin.editing import (
     CARD,
     HEADING,
@@ -43,7 +43,7 @@ from storage.models import Channel, Delivery, User
 ZONE = "UTC"
 ACTION = "channel.manage"
 HOME = "/admin/notifications"
-MASK = "••••"
+MASK = SECRET_MASK
 KIND_LABEL = {"webhook": "Webhook", "discord": "Discord", "email": "E-mail", "apprise": "Apprise"}
 
 
