@@ -21,7 +21,7 @@ from app.services import groups
 from app.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from app.services.transaction import authorize
 from app.services.validation import row_id, to_moment
-from pages.theme import frame
+from pages.theme import frame, notify_done
 from storage.models import Component, StatusPage, User
 
 # --- vocabulary and look, shared by the incident, template and maintenance screens -------------------------------
@@ -136,6 +136,33 @@ def fresh_dialog(container: ui.element) -> ui.dialog:
     container.clear()
     with container:
         return ui.dialog()
+
+
+def confirm_delete(container: ui.element, *, question: str, consequence: str, button: str,
+                   delete: Callable[[], Awaitable[Any]], done: str, then: Callable[[], Awaitable[Any] | None],
+                   icon: str | None = None) -> None:
+    """The "Delete …?" dialog every admin screen asks before deleting: "Keep it" or the red ``button``. A refusal
+    shows as a notification and keeps the dialog open; success closes it, says ``done`` and calls ``then``."""
+    with fresh_dialog(container) as dialog, ui.card().classes("w-[30rem] max-w-full gap-3 p-5"):
+        ui.label(question).classes(HEADING)
+        ui.label(consequence).classes(MUTED)
+
+        async def confirmed() -> None:
+            try:
+                await delete()
+            except ServiceError as exc:
+                ui.notify(error_text(exc), type="negative")
+                return
+            dialog.close()
+            notify_done(done)
+            result = then()
+            if result is not None:
+                await result
+
+        with ui.row().classes("w-full justify-end gap-2"):
+            ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
+            ui.button(button, icon=icon, on_click=confirmed).props("unelevated no-caps color=negative")
+    dialog.open()
 
 
 def back_link(text: str, href: str) -> ui.link:

@@ -40,6 +40,7 @@ from pages.admin.editing import (
     back_link,
     change_text,
     component_names,
+    confirm_delete,
     error_text,
     form_screen,
     fresh_dialog,
@@ -413,25 +414,12 @@ class IncidentScreen:
         dialog.open()
 
     def confirm_delete(self) -> None:
-        with fresh_dialog(self.dialogs) as dialog, ui.card().classes("w-[28rem] max-w-full gap-3 p-5"):
-            ui.label(f"Delete '{self.incident.name}'?").classes(HEADING)
-            ui.label("It disappears from the status page and the components it holds are released. This cannot be "
-                     "undone.").classes(MUTED)
-
-            async def delete() -> None:
-                try:
-                    await incident_service.delete_incident(self.actor, self.incident.id)
-                except ServiceError as exc:
-                    ui.notify(error_text(exc), type="negative")
-                    return
-                dialog.close()
-                notify_done("Incident deleted")
-                ui.navigate.to("/admin/incidents")
-
-            with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete incident", icon="delete", on_click=delete).props("unelevated no-caps color=negative")
-        dialog.open()
+        confirm_delete(self.dialogs, question=f"Delete '{self.incident.name}'?",
+                       consequence="It disappears from the status page and the components it holds are released. "
+                                   "This cannot be undone.",
+                       button="Delete incident", icon="delete", done="Incident deleted",
+                       delete=lambda: incident_service.delete_incident(self.actor, self.incident.id),
+                       then=lambda: ui.navigate.to("/admin/incidents"))
 
     # --- post an update, resolve, postmortem -----------------------------------------------------------------
     @ui.refreshable_method

@@ -38,9 +38,9 @@ from pages.admin.editing import (
     admin_frame,
     attr,
     back_link,
+    confirm_delete,
     error_text,
     follow,
-    fresh_dialog,
     id_in_address,
     missing,
     no_check,
@@ -857,25 +857,10 @@ class MonitorScreen:
                         lambda _: "Monitor paused" if paused else "Monitor resumed")
 
     def confirm_delete(self) -> None:
-        with fresh_dialog(self.dialogs) as dialog, ui.card().classes("w-[30rem] max-w-full gap-3 p-5"):
-            ui.label(f"Delete '{self.m.name}'?").classes(HEADING)
-            ui.label("Its history (checks, uptime, events) goes with it, and its component is released.") \
-                .classes(MUTED)
-
-            async def delete() -> None:
-                try:
-                    await monitoring.delete_monitor(self.actor, self.m.id)
-                except ServiceError as exc:
-                    ui.notify(error_text(exc), type="negative")
-                    return
-                dialog.close()
-                notify_done("Monitor deleted")
-                ui.navigate.to("/admin/monitors")
-
-            with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete monitor", on_click=delete).props("unelevated no-caps color=negative")
-        dialog.open()
+        confirm_delete(self.dialogs, question=f"Delete '{self.m.name}'?",
+                       consequence="Its history (checks, uptime, events) goes with it, and its component is released.",
+                       button="Delete monitor", delete=lambda: monitoring.delete_monitor(self.actor, self.m.id),
+                       done="Monitor deleted", then=lambda: ui.navigate.to("/admin/monitors"))
 
     @ui.refreshable_method
     def figures(self) -> None:

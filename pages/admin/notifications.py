@@ -28,8 +28,8 @@ from pages.admin.editing import (
     SECTION,
     admin_frame,
     back_link,
+    confirm_delete,
     error_text,
-    fresh_dialog,
     id_in_address,
     missing,
     no_check,
@@ -235,24 +235,10 @@ class ChannelsScreen:
             ui.notify(f"Test failed: {problem}", type="negative", multi_line=True)
 
     def confirm_delete(self, c: Channel) -> None:
-        with fresh_dialog(self.dialogs) as dialog, ui.card().classes("w-[30rem] max-w-full gap-3 p-5"):
-            ui.label(f"Delete '{c.name}'?").classes(HEADING)
-            ui.label("It stops notifying at once; its deliveries go with it.").classes(MUTED)
-
-            async def delete() -> None:
-                try:
-                    await channel_service.delete_channel(self.actor, c.id)
-                except ServiceError as exc:
-                    ui.notify(error_text(exc), type="negative")
-                    return
-                dialog.close()
-                notify_done("Channel deleted")
-                await self.reload()
-
-            with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete channel", on_click=delete).props("unelevated no-caps color=negative")
-        dialog.open()
+        confirm_delete(self.dialogs, question=f"Delete '{c.name}'?",
+                       consequence="It stops notifying at once; its deliveries go with it.", button="Delete channel",
+                       delete=lambda: channel_service.delete_channel(self.actor, c.id), done="Channel deleted",
+                       then=self.reload)
 
     # --- deliveries ---------------------------------------------------------------------------------------------
     async def _filter(self, e: Any) -> None:

@@ -26,8 +26,7 @@ from pages.admin.editing import (
     admin_frame,
     back_link,
     component_names,
-    error_text,
-    fresh_dialog,
+    confirm_delete,
     impact_tag,
     no_check,
     page_components,
@@ -168,24 +167,12 @@ class TemplateScreen:
             self.card.client.run_javascript(f"getHtmlElement({self.card.id}).scrollIntoView({{behavior: 'smooth'}})")
 
     def confirm_delete(self, template: IncidentTemplate) -> None:
-        with fresh_dialog(self.dialogs) as dialog, ui.card().classes("w-[28rem] max-w-full gap-3 p-5"):
-            ui.label(f"Delete the template '{template.name}'?").classes(HEADING)
-            ui.label("Incidents opened from it stay as they are.").classes(MUTED)
-
-            async def delete() -> None:
-                try:
-                    await incident_service.delete_template(self.actor, template.id)
-                except ServiceError as exc:
-                    ui.notify(error_text(exc), type="negative")
-                    return
-                dialog.close()
-                notify_done(f"Template '{template.name}' deleted")
-                await self.show(None if self.editing and self.editing.id == template.id else self.editing)
-
-            with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete template", icon="delete", on_click=delete).props("unelevated no-caps color=negative")
-        dialog.open()
+        confirm_delete(self.dialogs, question=f"Delete the template '{template.name}'?",
+                       consequence="Incidents opened from it stay as they are.", button="Delete template",
+                       icon="delete", done=f"Template '{template.name}' deleted",
+                       delete=lambda: incident_service.delete_template(self.actor, template.id),
+                       then=lambda: self.show(None if self.editing and self.editing.id == template.id
+                                              else self.editing))
 
 
 @ui.page("/admin/templates")
