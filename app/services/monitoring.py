@@ -12,7 +12,10 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from tortoise import connections
 
 from app import config as app_config
 from app import events
@@ -236,7 +239,7 @@ async def update_monitor(actor: Actor, monitor_id: int, **raw: Any) -> Monitor:
         if not changes:
             return monitor
         reset = _engine_reset(before, values)
-        await Monitor.filter(id=monitor_id).using_db(ch.conn).update(**values, **reset, updated_at=_now())
+        await Monitor.filter(id=monitor_id).using_db(ch.conn).update(**values, **reset, updated_at=datetime.now(UTC))
         await ch.audit("monitor.update", "monitor", monitor_id, changes)
         await _release(ch, {before["component_id"], values["component_id"]} - {None})
         ch.emit(events.MONITOR_CHANGED, {"monitor_id": monitor_id, "change": "updated"})
@@ -277,11 +280,11 @@ async def set_paused(actor: Actor, monitor_ids: list[int], paused: bool) -> int:
             if monitor.paused == paused:
                 continue
             await Monitor.filter(id=monitor.id).using_db(ch.conn).update(
-                paused=paused, updated_at=_now(), state="pending", state_since=None, consecutive_failures=0,
+                paused=paused, updated_at=datetime.now(UTC), state="pending", state_since=None, consecutive_failures=0,
                 held_status=None, flapping=False, changes_at=[])
             await ch.audit("monitor.pause" if paused else "monitor.resume", "monitor", monitor.id,
                            {"paused": {"old": not paused, "new": paused}})
-            await MonitorEvent.create(monitor_id=monitor.id, at=_now(), old_state=monitor.state,
+            await MonitorEvent.create(monitor_id=monitor.id, at=datetime.now(UTC), old_state=monitor.state,
                                       new_state="paused" if paused else "pending",
                                       message=f"{'Paused' if paused else 'Resumed'} by {actor.label}",
                                       using_db=ch.conn)
@@ -293,12 +296,6 @@ async def set_paused(actor: Actor, monitor_ids: list[int], paused: bool) -> int:
             ch.emit(events.MONITOR_CHANGED, {"monitor_ids": changed, "change": "paused" if paused else "resumed"})
     await _after(changed)
     return len(changed)
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 async def delete_monitor(actor: Actor, monitor_id: int) -> None:
@@ -322,8 +319,6 @@ async def test_config(actor: Actor, raw: dict[str, Any], *, monitor_id: int | No
     nothing. With ``monitor_id``, masked secrets are taken from that saved monitor."""
     authorize(actor, "monitor.create")
     existing = await get_monitor(monitor_id, actor=actor) if monitor_id is not None else None
-    from tortoise import connections
-
     raw = dict(raw)
     raw.setdefault("name", existing.name if existing else "Test")
     values = await _clean(actor, raw, existing, connections.get("default"))
@@ -363,8 +358,6 @@ async def uptime(monitor_ids: list[int], windows: tuple[str, ...] = tuple(WINDOW
                  ) -> dict[int, dict[str, ts.Agg]]:
     """Each monitor's counts per window, from rollups only: 24 h and 7 d from hour rollups, 30 d and 90 d from
     day rollups."""
-    from tortoise import connections
-
     now = time.time() if now is None else now
     conn = connections.get("default")
     out: dict[int, dict[str, ts.Agg]] = {mid: {} for mid in monitor_ids}
@@ -389,8 +382,6 @@ class Point:
 
 
 async def chart(monitor_id: int, window: str = "24h", now: float | None = None) -> list[Point]:
-    from tortoise import connections
-
     if window not in CHART:
         raise Invalid({"range": f"Use one of {', '.join(CHART)}."})
     now = time.time() if now is None else now
@@ -404,8 +395,6 @@ async def chart(monitor_id: int, window: str = "24h", now: float | None = None) 
 async def sparklines(monitor_ids: list[int], minutes: int = 30, now: float | None = None
                      ) -> dict[int, list[float | None]]:
     """The last ``minutes`` minutes of average latency per monitor, one value per minute (None: no data)."""
-    from tortoise import connections
-
     now = time.time() if now is None else now
     first = ts.bucket_of(now, "minute") - (minutes - 1) * 60
     rows = await ts.series(connections.get("default"), "minute", monitor_ids, first)
@@ -421,7 +410,5 @@ async def events_of(monitor_id: int, limit: int = 50) -> list[MonitorEvent]:
 
 
 async def heartbeats_of(monitor_id: int, limit: int = 50) -> list[ts.Heartbeat]:
-    from tortoise import connections
-
     return await ts.recent_heartbeats(connections.get("default"), monitor_id, limit)
 
