@@ -15,6 +15,7 @@ from nicegui import helpers, ui
 from app import config, runtime
 from app.api import assets, management, problems, public
 from app.api import monitors as monitors_api
+from app.api import subscribe as subscribe_routes
 from app.config import Settings
 
 FAVICON = "📡"
@@ -33,6 +34,7 @@ def register_pages() -> None:
     import pages.admin.notifications  # noqa: F401
     import pages.admin.page_editor  # noqa: F401
     import pages.admin.structure  # noqa: F401
+    import pages.admin.subscribers  # noqa: F401
     import pages.admin.teams  # noqa: F401
     import pages.admin.templates  # noqa: F401
     import pages.admin.users  # noqa: F401
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(outer)
     outer.include_router(public.router)
     outer.include_router(assets.router)
+    outer.include_router(subscribe_routes.router)
     outer.include_router(monitors_api.push_router)
     management.include(outer)
     if settings.bench_raw_bytes:

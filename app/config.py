@@ -30,6 +30,9 @@ class Settings:
     script_monitors: bool = False
     # deliver notifications (the outbox worker); off only in tests that drive it themselves
     notifications: bool = True
+    # webhook subscribers from the public form may name addresses on this machine or its private networks (off:
+    # an anonymous visitor must not make the server call inside the network; tests turn it on)
+    subscriber_private_urls: bool = False
     # start, complete and remind maintenance windows on time (off only in tests that drive the clock themselves)
     maintenance_timer: bool = True
     security_admin_key: str | None = None
@@ -91,6 +94,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         **numbers,
         maintenance_timer=_flag(env.get("BEACON_MAINTENANCE_TIMER"), True),
         notifications=_flag(env.get("BEACON_NOTIFICATIONS"), True),
+        subscriber_private_urls=_flag(env.get("BEACON_SUBSCRIBER_PRIVATE_URLS"), False),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         ci=_flag(env.get("CI"), False),
         bench_raw_bytes=int(raw_bytes_text),

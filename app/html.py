@@ -191,9 +191,11 @@ def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False,
     """The whole page. ``preview``: for signed-in staff (a draft or private page, or unsaved edits) — a banner says
     so, brand images come from the staff-only upload route, and there is no live-update script. ``body``: the
     already rendered status body, when the caller keeps one (the public routes share it with live updates)."""
+    slug = snapshot.page.slug
     return _env.get_template("status_page.html").render(
         **_frame(snapshot, preview=preview), body=body if body is not None else status_body(snapshot),
-        live_url=live_url)
+        live_url=live_url,
+        subscribe_url=f"/admin/preview/{slug}/subscribe" if preview else f"/status/{slug}/subscribe")
 
 
 def _frame(snapshot: PageSnapshot, *, preview: bool = False) -> dict[str, Any]:
@@ -244,6 +246,17 @@ def history_page(snapshot: PageSnapshot, result: history.HistoryPage, *, compone
         newer_url=history_url(slug, pagination.newer, component) if pagination.newer else None,
         older_url=history_url(slug, pagination.older, component) if pagination.older else None,
         first_url=history_url(slug, 1, component))
+
+
+def subscribe_page(snapshot: PageSnapshot, *, view: str, heading: str, preview: bool = False,
+                   **context: Any) -> str:
+    """The subscribe form (``view="form"``), a subscription's manage page (``"manage"``), the confirm and
+    unsubscribe questions (``"confirm"``, ``"unsubscribe"``) and their answers (``"message"``): plain forms that
+    work without JavaScript; only browser notifications need it."""
+    defaults: dict[str, Any] = {"values": {}, "errors": {}, "kind": "", "chosen": [], "problem": "", "message": ""}
+    home = f"/admin/preview/{snapshot.page.slug}" if preview else f"/status/{snapshot.page.slug}"
+    return _env.get_template("subscribe.html").render(
+        **_frame(snapshot, preview=preview), home_url=home, view=view, heading=heading, **{**defaults, **context})
 
 
 def preview_notice(page: PageInfo) -> str:

@@ -94,8 +94,10 @@ async def start(settings: Settings) -> None:
         timer.start()
     if settings.notifications:
         from app.notify.outbox import outbox
+        from app.services.notices import notices
 
         outbox.start()
+        notices.start()  # uptime alerts and scheduled reports
     if settings.monitors:
         from app.services.monitor_engine import engine
 
@@ -118,7 +120,9 @@ async def stop() -> None:
 
     await engine.stop()
     from app.notify.outbox import outbox
+    from app.services.notices import notices
 
+    await notices.stop()
     await outbox.stop()
 
     timer.stop()

@@ -20,7 +20,8 @@ ui.button.default_props("no-caps")
 # (text, address, the action a role needs for the link to show)
 NAV = (("Dashboard", "/admin", None), ("Incidents", "/admin/incidents", None),
        ("Maintenance", "/admin/maintenance", None), ("Monitors", "/admin/monitors", None),
-       ("Notifications", "/admin/notifications", "channel.manage"), ("Users", "/admin/users", "user.invite"),
+       ("Notifications", "/admin/notifications", "channel.manage"),
+       ("Subscribers", "/admin/subscribers", "subscriber.manage"), ("Users", "/admin/users", "user.invite"),
        ("Teams", "/admin/teams", "team.manage"), ("Audit", "/admin/audit", "audit.view"))
 
 

@@ -18,6 +18,9 @@ from app.config import Settings
 from app.events import bus
 from app.snapshot import store
 
+# the real HTTP and SMTP receivers of the notification tests
+pytest_plugins = ["tests.receivers"]
+
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -150,9 +150,8 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
         for column in NEW_USER_COLUMNS:
             await conn.execute_script(f'ALTER TABLE users DROP COLUMN "{column}"')
         await conn.execute_script('ALTER TABLE api_keys DROP COLUMN "expires_at"')
-        for table in ("deliveries", "channels", "outbox_events", "monitor_events", "monitors", "heartbeats",
-                      "monitor_rollups_minute", "monitor_rollups_hour",
-                      "monitor_rollups_day"):
+        for table in ("deliveries", "subscribers", "channels", "outbox_events", "monitor_events", "monitors",
+                      "heartbeats", "monitor_rollups_minute", "monitor_rollups_hour", "monitor_rollups_day"):
             await conn.execute_script(f"DROP TABLE {table}")
         await conn.execute_script("DROP TABLE login_throttle")
         await conn.execute_script("DROP TABLE install_settings")
@@ -192,3 +191,68 @@ async def test_a_version_1_database_is_upgraded_to_the_current_schema_without_lo
     assert new_tables == (0, 0)
     assert (owner.session_epoch, owner.recovery_codes, owner.totp_enabled_at) == (0, [], None)
     assert (monitor_tables, heartbeat_rows[0]["n"]) == (0, 0)
+
+
+V7_DELIVERIES = {
+    "sqlite": """CREATE TABLE "deliveries" ("id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+        "event" VARCHAR(50) NOT NULL, "page_id" INT, "payload" JSON NOT NULL,
+        "status" VARCHAR(10) NOT NULL DEFAULT 'pending', "attempts" INT NOT NULL DEFAULT 0,
+        "next_attempt_at" TIMESTAMP NOT NULL, "last_error" TEXT NOT NULL,
+        "idempotency_key" VARCHAR(100) NOT NULL UNIQUE, "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        "sent_at" TIMESTAMP, "channel_id" INT NOT NULL REFERENCES "channels" ("id") ON DELETE CASCADE);
+        CREATE INDEX "idx_deliveries_status_v7" ON "deliveries" ("status");""",
+    "postgres": """CREATE TABLE "deliveries" ("id" BIGSERIAL NOT NULL PRIMARY KEY, "event" VARCHAR(50) NOT NULL,
+        "page_id" INT, "payload" JSONB NOT NULL, "status" VARCHAR(10) NOT NULL DEFAULT 'pending',
+        "attempts" INT NOT NULL DEFAULT 0, "next_attempt_at" TIMESTAMPTZ NOT NULL, "last_error" TEXT NOT NULL,
+        "idempotency_key" VARCHAR(100) NOT NULL UNIQUE, "created_at" TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        "sent_at" TIMESTAMPTZ, "channel_id" INT NOT NULL REFERENCES "channels" ("id") ON DELETE CASCADE);
+        CREATE INDEX "idx_deliveries_status_v7" ON "deliveries" ("status");""",
+}
+
+
+async def test_a_version_7_database_keeps_its_deliveries_and_can_deliver_to_subscribers(database_url):
+    """Version 7 had deliveries to channels only (channel_id NOT NULL) and no subscribers: the upgrade keeps every
+    delivery and lets new ones go to a subscriber."""
+    from datetime import UTC, datetime
+
+    from storage.models import Channel, Delivery, Subscriber
+
+    await open_database(database_url)
+    try:
+        conn = connections.get("default")
+        page = await pages.create_page(OWNER, title="Acme", slug="acme")
+        channel = await Channel.create(name="Hook", kind="webhook", config={"url": "http://127.0.0.1:9/"},
+                                       events=["incident.created"])
+        await conn.execute_script("DROP TABLE deliveries")
+        await conn.execute_script("DROP TABLE subscribers")
+        await conn.execute_script(V7_DELIVERIES[dialect(database_url)])
+        await conn.execute_script('ALTER TABLE channels DROP COLUMN "component_ids"')
+        await conn.execute_script('ALTER TABLE channels DROP COLUMN "options"')
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        moment = now.isoformat(sep=" ")
+        await conn.execute_query(
+            "INSERT INTO deliveries (event, page_id, payload, status, attempts, next_attempt_at, last_error, "
+            f"idempotency_key, channel_id) VALUES ('incident.created', {page.id}, '{{\"a\": 1}}', 'failed', 3, "
+            f"'{moment}', 'HTTP 500', '1:1:1', {channel.id})")
+        await conn.execute_script("DELETE FROM schema_version WHERE version > 7")
+    finally:
+        await close_database()
+
+    await open_database(database_url)
+    try:
+        versions = await applied_versions(dialect(database_url))
+        kept = await Delivery.get(idempotency_key="1:1:1")
+        upgraded = await Channel.get(id=channel.id)
+        subscriber = await Subscriber.create(page_id=page.id, kind="webhook", address="http://127.0.0.1:9/s",
+                                             nonce="n", confirmed_at=now)
+        new = await Delivery.create(subscriber=subscriber, event="incident.created", page_id=page.id, payload={},
+                                    next_attempt_at=now, idempotency_key="2:s1:1")
+        statuses = sorted(await Delivery.all().values_list("status", flat=True))
+    finally:
+        await close_database()
+
+    assert versions == [m.version for m in MIGRATIONS]
+    kept_values = (kept.channel_id, kept.payload, kept.status, kept.attempts, kept.last_error)  # type: ignore
+    assert kept_values == (channel.id, {"a": 1}, "failed", 3, "HTTP 500")
+    assert (upgraded.component_ids, upgraded.options) == ([], {})
+    assert new.channel_id is None and statuses == ["failed", "pending"]  # type: ignore[attr-defined]

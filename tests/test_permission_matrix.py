@@ -27,6 +27,7 @@ from app.services import (
     monitoring,
     pages,
     signin,
+    subscribers,
     teams,
     users,
 )
@@ -82,6 +83,13 @@ async def _component(w: World) -> int:
 async def _incident(w: World) -> int:
     return (await incidents.create_incident(SYSTEM, page=w.page_id, name=unique("I"), impact="MINOR",
                                             body="Looking.")).id
+
+
+async def _subscriber(w: World) -> int:
+    from storage.models import Subscriber
+
+    return (await Subscriber.create(page_id=w.page_id, kind="webhook", address=f"https://{unique('h')}.example/",
+                                    nonce="n", confirmed_at=datetime.now(UTC))).id
 
 
 async def _maintenance(w: World) -> int:
@@ -164,6 +172,7 @@ SERVICE_CALLS: dict[str, Callable[[Actor, World], Awaitable[Any]]] = {
     "channel.manage": lambda a, w: channels.create_channel(a, name=unique("Hook "), kind="webhook",
                                                            config={"url": "http://127.0.0.1:9/"},
                                                            events=["incident.created"]),
+    "subscriber.manage": on(_subscriber, lambda a, sid: subscribers.remove_subscriber(a, sid)),
     "monitor.create": _create_monitor,
     "monitor.update": on(_monitor, lambda a, mid: monitoring.set_paused(a, [mid], True)),
     "monitor.delete": on(_monitor, lambda a, mid: monitoring.delete_monitor(a, mid)),

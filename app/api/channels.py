@@ -27,6 +27,9 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 router = APIRouter(prefix="/api/v1", responses=_problems(401, 403))
 Key = Annotated[Actor, Depends(api_actor)]
 Timestamp = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
+COMPONENTS_HELP = "only events touching these components (news about a whole page still passes); empty: all"
+OPTIONS_HELP = ('{"flap_minutes": 5} at most one status-change notice per component per N minutes (0: every one); '
+                '{"uptime_window": "24h"|"7d", "uptime_threshold": 99.9} for uptime.alert')
 EVENTS_HELP = "event names (CONTRACT.md): incident.created, incident.updated, incident.resolved, maintenance.*, …"
 
 
@@ -36,11 +39,15 @@ class _Body(BaseModel):
 
 class ChannelCreate(_Body):
     name: str
-    kind: str = Field(description="webhook or discord")
+    kind: str = Field(description="webhook, discord, email or apprise")
     config: dict[str, Any] = Field(description='webhook: {"url", "secret"?, "headers"?}; discord: {"url", '
-                                               '"username"?, "avatar_url"?}')
+                                               '"username"?, "avatar_url"?}; email: {"host", "port", "security", '
+                                               '"username"?, "password"?, "from_address", "to": [...]}; '
+                                               'apprise: {"urls": [...]}')
     events: list[str] = Field(description=EVENTS_HELP)
     page_ids: list[int] = Field(default_factory=list, description="only events of these pages; empty: every page")
+    component_ids: list[int] = Field(default_factory=list, description=COMPONENTS_HELP)
+    options: dict[str, Any] = Field(default_factory=dict, description=OPTIONS_HELP)
 
 
 class ChannelChange(_Body):
@@ -48,6 +55,8 @@ class ChannelChange(_Body):
     config: dict[str, Any] = None  # type: ignore[assignment]
     events: list[str] = Field(None, description=EVENTS_HELP)  # type: ignore[assignment]
     page_ids: list[int] = None  # type: ignore[assignment]
+    component_ids: list[int] = Field(None, description=COMPONENTS_HELP)  # type: ignore[assignment]
+    options: dict[str, Any] = Field(None, description=OPTIONS_HELP)  # type: ignore[assignment]
     enabled: bool = None  # type: ignore[assignment]
 
 
@@ -58,6 +67,8 @@ class ChannelOut(BaseModel):
     config: dict[str, Any]
     events: list[str]
     page_ids: list[int]
+    component_ids: list[int]
+    options: dict[str, Any]
     enabled: bool
     created_at: Timestamp
     updated_at: Timestamp
@@ -70,7 +81,8 @@ class TestOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     id: str
-    channel_id: str
+    channel_id: str | None = Field(description="the channel, or null for a delivery to a public subscriber")
+    subscriber_id: str | None
     event: str
     page_id: str | None
     status: str = Field(description="pending, sent, failed or dead")
@@ -87,12 +99,15 @@ def _time(value: datetime | None) -> str | None:
 
 def _channel(c: Channel) -> ChannelOut:
     return ChannelOut(id=str(c.id), name=c.name, kind=c.kind, config=channels.public_config(c), events=c.events,
-                      page_ids=c.page_ids, enabled=c.enabled, created_at=_time(c.created_at),
+                      page_ids=c.page_ids, component_ids=c.component_ids or [], options=c.options or {},
+                      enabled=c.enabled, created_at=_time(c.created_at),
                       updated_at=_time(c.updated_at))
 
 
 def _delivery(d: Delivery) -> DeliveryOut:
-    return DeliveryOut(id=str(d.id), channel_id=str(d.channel_id), event=d.event,  # type: ignore[attr-defined]
+    channel_id, subscriber_id = d.channel_id, d.subscriber_id  # type: ignore[attr-defined]
+    return DeliveryOut(id=str(d.id), channel_id=None if channel_id is None else str(channel_id),
+                       subscriber_id=None if subscriber_id is None else str(subscriber_id), event=d.event,
                        page_id=str(d.page_id) if d.page_id is not None else None, status=d.status,
                        attempts=d.attempts, next_attempt_at=_time(d.next_attempt_at), last_error=d.last_error,
                        created_at=_time(d.created_at), sent_at=_time(d.sent_at))
@@ -116,7 +131,8 @@ async def list_channels(actor: Key) -> list[ChannelOut]:
              responses=_problems(422))
 async def create_channel(body: ChannelCreate, actor: Key, response: Response) -> ChannelOut:
     channel = await channels.create_channel(actor, name=body.name, kind=body.kind, config=body.config,
-                                            events=body.events, page_ids=body.page_ids)
+                                            events=body.events, page_ids=body.page_ids,
+                                            component_ids=body.component_ids, options=body.options)
     response.headers["Location"] = f"/api/v1/channels/{channel.id}"
     return _channel(channel)
 

@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, Role] = {
     "monitor.update": Role.MEMBER,  # edit, pause, resume, "check now"
     "monitor.delete": Role.ADMIN,
     "channel.manage": Role.ADMIN,  # notification channels; retrying failed deliveries
+    "subscriber.manage": Role.ADMIN,  # see, export and remove public subscribers; the mail server they get mail from
     "user.create": Role.ADMIN,
     "user.create_owner": Role.OWNER,
     "user.invite": Role.ADMIN,

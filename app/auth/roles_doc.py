@@ -44,6 +44,7 @@ DESCRIPTIONS: dict[str, str] = {
     "monitor.update": "edit, pause and resume monitors; \"check now\"",
     "monitor.delete": "delete a monitor with its history",
     "channel.manage": "create and delete notification channels; retry failed deliveries",
+    "subscriber.manage": "see, export and remove public subscribers; set the mail server subscriber mail uses",
     "maintenance.create": "schedule maintenance",
     "maintenance.update": "post a maintenance update, start early, extend, complete early",
     "maintenance.cancel": "cancel scheduled maintenance",

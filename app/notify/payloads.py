@@ -321,3 +321,37 @@ def email_parts(event: Event, snapshot: PageSnapshot, *, unsubscribe_url: str | 
     html.append("</body></html>")
     return mail_subject, "\n".join(text) + "\n", "\n".join(html) + "\n"
 
+
+
+# --- Web Push ------------------------------------------------------------------------------------------------
+PUSH_BODY_LIMIT = 240  # notifications show two to four lines; the page has the rest
+
+
+def push_payload(event: Event, snapshot: PageSnapshot, *, now: datetime) -> dict[str, Any] | None:
+    """The JSON the service worker (app/templates/sw.js) shows as a notification: ``{title, body, url, tag}``.
+    The tag makes a newer notice about the same incident replace the older one on the device."""
+    _iso(now)
+    subject = _subject(event, snapshot)
+    if subject is None:
+        return None
+    msg = _message(event, snapshot, subject)
+    headline = f"{msg.headline}: {msg.title}" if msg.headline else msg.title
+    body = " · ".join(value for name, value in msg.fields if name != "Window")
+    if msg.window:
+        body += f"\n{msg.window}"
+    if text := markdown.plain(msg.body, PUSH_BODY_LIMIT):
+        body += f"\n{text}"
+    return {"title": _cut(_one_line(f"{snapshot.page.title}: {headline}"), TITLE_LIMIT),
+            "body": _cut(body.strip(), PUSH_BODY_LIMIT), "url": msg.url,
+            "tag": f"{subject.kind}-{getattr(subject.view, 'id', '')}"}
+
+
+def touched_components(event: Event, snapshot: PageSnapshot) -> tuple[int, ...]:
+    """The components the event is about, as this page shows them (empty: the page as a whole). Raises like
+    ``webhook_payload``."""
+    subject = _subject(event, snapshot)
+    if subject is None:
+        return ()
+    if isinstance(subject.view, (IncidentView, MaintenanceView)):
+        return tuple(subject.view.component_ids)
+    return (subject.view.id,)

@@ -22,7 +22,32 @@ def _masked(config: dict[str, Any]) -> dict[str, Any]:
     return mask_secrets(config, SECRET_KEYS)
 
 
-def _clean(name: Any, kind: Any, config: Any, events: Any, page_ids: Any) -> dict[str, Any]:
+WINDOWS = ("24h", "7d")
+DEFAULT_OPTIONS = {"flap_minutes": 5, "uptime_window": "24h", "uptime_threshold": 99.0}
+
+
+def options_problems(options: Any) -> dict[str, str]:
+    """{field: message} for a channel's rules: flap_minutes (0 to 1440; 0 sends every change), uptime_window
+    ("24h" or "7d") and uptime_threshold (a percentage between 0 and 100) for uptime alerts."""
+    if not isinstance(options, dict):
+        return {"options": "Give the options as an object."}
+    errors: dict[str, str] = {}
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        errors["options"] = f"Unknown option '{unknown[0]}'; use {', '.join(DEFAULT_OPTIONS)}."
+    flap = options.get("flap_minutes", 5)
+    if not isinstance(flap, int) or isinstance(flap, bool) or not 0 <= flap <= 1440:
+        errors["options.flap_minutes"] = "A whole number of minutes from 0 (send every change) to 1440."
+    if options.get("uptime_window", "24h") not in WINDOWS:
+        errors["options.uptime_window"] = "Use 24h or 7d."
+    threshold = options.get("uptime_threshold", 99.0)
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold < 100:
+        errors["options.uptime_threshold"] = "A percentage above 0 and below 100, e.g. 99.9."
+    return errors
+
+
+def _clean(name: Any, kind: Any, config: Any, events: Any, page_ids: Any, component_ids: Any = (),
+           options: Any = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     name = str(name or "").strip()
     if problem := text_problem(name, "name"):
@@ -36,15 +61,27 @@ def _clean(name: Any, kind: Any, config: Any, events: Any, page_ids: Any) -> dic
                             if unknown else "Choose at least one event.")
     if not isinstance(page_ids, list) or not all(isinstance(p, int) for p in page_ids):
         errors["page_ids"] = "Give a list of page ids, or none for every page."
+    component_ids = list(component_ids) if isinstance(component_ids, (list, tuple)) else component_ids
+    if not isinstance(component_ids, list) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                      for c in component_ids):
+        errors["component_ids"] = "Give a list of component ids, or none for every component."
+    options = {} if options is None else options
+    errors.update(options_problems(options))
     if errors:
         raise Invalid(errors)
-    return {"name": name, "kind": str(kind), "config": config, "events": events, "page_ids": page_ids}
+    if isinstance(options.get("uptime_threshold"), int):
+        options = {**options, "uptime_threshold": float(options["uptime_threshold"])}
+    return {"name": name, "kind": str(kind), "config": config, "events": events, "page_ids": page_ids,
+            "component_ids": component_ids, "options": dict(options)}
 
 
 async def create_channel(actor: Actor, *, name: str, kind: str, config: dict[str, Any], events: list[str],
-                         page_ids: list[int] | None = None) -> Channel:
+                         page_ids: list[int] | None = None, component_ids: list[int] | None = None,
+                         options: dict[str, Any] | None = None) -> Channel:
+    """A channel for the events named, optionally only of some pages and components. ``options``: see
+    ``options_problems``."""
     authorize(actor, "channel.manage")
-    values = _clean(name, kind, config, events, page_ids or [])
+    values = _clean(name, kind, config, events, page_ids or [], component_ids or [], options)
     async with change(actor, "channel.manage") as ch:
         channel = await Channel.create(using_db=ch.conn, **values)
         await ch.audit("channel.create", "channel", channel.id, {
@@ -61,17 +98,22 @@ async def update_channel(actor: Actor, channel_id: int, **values: Any) -> Channe
             raise NotFound(f"No channel with id {channel_id}.")
         config = keep_masked_secrets(dict(values.get("config", channel.config) or {}), channel.config, SECRET_KEYS)
         clean = _clean(values.get("name", channel.name), channel.kind, config, values.get("events", channel.events),
-                       values.get("page_ids", channel.page_ids))
+                       values.get("page_ids", channel.page_ids),
+                       values.get("component_ids", channel.component_ids or []),
+                       values.get("options", channel.options or {}))
         enabled = values.get("enabled", channel.enabled)
         if not isinstance(enabled, bool):
             raise Invalid({"enabled": "Must be true or false."})
         before = {"name": channel.name, "config": _masked(channel.config or {}), "events": channel.events,
-                  "page_ids": channel.page_ids, "enabled": channel.enabled}
+                  "page_ids": channel.page_ids, "component_ids": channel.component_ids or [],
+                  "options": channel.options or {}, "enabled": channel.enabled}
         after = {"name": clean["name"], "config": _masked(clean["config"]), "events": clean["events"],
-                 "page_ids": clean["page_ids"], "enabled": enabled}
+                 "page_ids": clean["page_ids"], "component_ids": clean["component_ids"], "options": clean["options"],
+                 "enabled": enabled}
         await Channel.filter(id=channel_id).using_db(ch.conn).update(
             name=clean["name"], config=clean["config"], events=clean["events"], page_ids=clean["page_ids"],
-            enabled=enabled, updated_at=datetime.now(UTC))
+            component_ids=clean["component_ids"], options=clean["options"], enabled=enabled,
+            updated_at=datetime.now(UTC))
         changes = {k: {"old": before[k], "new": v} for k, v in after.items() if before[k] != v}
         if clean["config"] != (channel.config or {}) and "config" not in changes:
             changes["config"] = {"old": "(secret)", "new": "(secret changed)"}
@@ -98,7 +140,7 @@ async def list_deliveries(actor: Actor, *, statuses: list[str] | None = None, ch
         query = query.filter(status__in=statuses)
     if channel_id is not None:
         query = query.filter(channel_id=channel_id)
-    return await query.order_by("-id").limit(limit).prefetch_related("channel")
+    return await query.order_by("-id").limit(limit).prefetch_related("channel", "subscriber")
 
 
 async def send_test(actor: Actor, channel_id: int) -> str | None:

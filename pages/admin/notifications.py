@@ -17,6 +17,7 @@ from app.auth import Actor
 from app.events import NOTIFIABLE
 from app.notify import channels as channel_kinds
 from app.services import channels as channel_service
+from app.services import components as component_service
 from app.services import pages as page_service
 from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.validation import SECRET_MASK, text_problem
@@ -71,6 +72,17 @@ DELIVERY_LOOK = {"pending": "bg-slate-100 text-slate-700", "sent": "bg-green-100
 PROBLEMS = ["failed", "dead"]
 DELIVERY_FILTER = {"problems": "Problems only", "all": "All recent"}
 RECENT = 50
+
+
+def target_label(d: Delivery) -> str:
+    """Where a delivery goes: its channel's name, or the public subscriber's address."""
+    if d.channel is not None:
+        return d.channel.name
+    sub = d.subscriber
+    if sub is None:
+        return "Removed subscriber"
+    shown = "a browser" if sub.kind == "push" else sub.address
+    return f"Subscriber {shown}"
 
 
 def kind_label(kind: str) -> str:
@@ -268,7 +280,7 @@ class ChannelsScreen:
                 tag(d.status.capitalize(), DELIVERY_LOOK.get(d.status, DELIVERY_LOOK["pending"])) \
                     .props(f'data-status="{d.status}"').mark(f"delivery-status-{d.id}")
             with ui.column().classes("gap-0 grow min-w-0"):
-                ui.label(f"{d.channel.name} · {d.event}").classes("text-sm font-medium truncate")
+                ui.label(f"{target_label(d)} · {d.event}").classes("text-sm font-medium truncate")
                 if d.last_error:
                     ui.label(d.last_error).classes("text-xs text-red-800 break-words").mark(f"delivery-error-{d.id}")
                 elif d.sent_at:
@@ -319,9 +331,12 @@ class ChannelForm:
     """A new channel (``channel`` None) or one to edit: name, kind (on create only), the kind's settings, events,
     pages. The service answers each field; its messages land on their inputs."""
 
-    def __init__(self, actor: Actor, pages: dict[int, str], channel: Channel | None = None) -> None:
+    def __init__(self, actor: Actor, pages: dict[int, str], channel: Channel | None = None,
+                 components: dict[int, str] | None = None) -> None:
         self.actor = actor
         self.pages = pages
+        self.components = components or {}
+        self.options = {**channel_service.DEFAULT_OPTIONS, **((channel.options or {}) if channel else {})}
         self.channel = channel
         self.form = Form()
         self.config_form = Form()
@@ -356,6 +371,27 @@ class ChannelForm:
                 self.pages, label="Status pages (none chosen: every page)", multiple=True,
                 value=[p for p in (self.channel.page_ids if self.channel else []) if p in self.pages])
                 .props(f"{INPUT} use-chips").classes("w-full").mark("pages"), no_check)
+            self.component_select = self.form.field("component_ids", ui.select(
+                self.components, label="Components (none chosen: every component)", multiple=True,
+                value=[c for c in ((self.channel.component_ids or []) if self.channel else []) if c in self.components])
+                .props(f"{INPUT} use-chips").classes("w-full").mark("components"), no_check)
+            self.component_select.props["hint"] = ("News about a whole page (an incident without components) "
+                                                   "still comes through.")
+        with ui.card().classes(CARD):
+            ui.label("Rules").classes(HEADING)
+            with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-3 gap-x-4 gap-y-3"):
+                self.flap = self.form.field("options.flap_minutes", ui.number(
+                    "Status changes: at most one per … minutes", value=self.options["flap_minutes"], min=0,
+                    max=1440, step=1).props(INPUT).classes("w-full").mark("flap-minutes"), no_check)
+                self.flap.props["hint"] = "0 sends every change; changes in between are folded into one."
+                self.window = self.form.field("options.uptime_window", ui.select(
+                    {"24h": "over 24 hours", "7d": "over 7 days"}, label="Uptime alert: uptime",
+                    value=self.options["uptime_window"]).props(INPUT).classes("w-full").mark("uptime-window"),
+                    no_check)
+                self.threshold = self.form.field("options.uptime_threshold", ui.number(
+                    "Uptime alert: below (%)", value=self.options["uptime_threshold"], min=0, max=100, step=0.01)
+                    .props(INPUT).classes("w-full").mark("uptime-threshold"), no_check)
+                self.threshold.props["hint"] = "Sent once per breach, with the 'Uptime alert' event."
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=lambda: ui.navigate.to(HOME)).props("flat no-caps")
             self.form.submits(ui.button("Save channel" if self.channel else "Create channel", icon="check",
@@ -446,7 +482,13 @@ class ChannelForm:
     def values(self) -> dict[str, Any]:
         return {"name": self.name.value or "", "config": self.config(),
                 "events": [n for n in sorted(NOTIFIABLE) if n in self.chosen],
-                "page_ids": list(self.page_select.value or [])}
+                "page_ids": list(self.page_select.value or []),
+                "component_ids": list(self.component_select.value or []), "options": self.rules()}
+
+    def rules(self) -> dict[str, Any]:
+        flap, threshold = self.flap.value, self.threshold.value
+        return {"flap_minutes": int(flap) if isinstance(flap, float) and flap.is_integer() else flap,
+                "uptime_window": self.window.value, "uptime_threshold": threshold}
 
     def show(self, exc: ServiceError) -> None:
         if isinstance(exc, Invalid) and "events" in exc.errors:
@@ -503,7 +545,8 @@ async def _form_screen(request: Request, channel_id: str | None) -> None:
         if _refused(actor):
             return
         pages = {p.id: p.title for p in await page_service.list_pages(actor)}
-        ChannelForm(actor, pages, channel).build()
+        found = {c.id: c.name for c in await component_service.list_components(actor)}
+        ChannelForm(actor, pages, channel, found).build()
 
 
 @ui.page(f"{HOME}/new")

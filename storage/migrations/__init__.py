@@ -29,10 +29,23 @@ async def _create_missing_tables(conn: object, dialect: str) -> None:
     await Tortoise.generate_schemas(safe=True)
 
 
+async def _columns(conn: object, dialect: str, table: str) -> set[str]:
+    if dialect == "postgres":
+        _, rows = await conn.execute_query(  # type: ignore[attr-defined]
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = $1", [table])
+    else:
+        _, rows = await conn.execute_query(f'PRAGMA table_info("{table}")')  # type: ignore[attr-defined]
+    return {row["name"] for row in rows}
+
+
 def _add_columns(table: str, columns: list[tuple[str, str, str]]) -> Callable[[object, str], Awaitable[None]]:
     """A migration adding columns: (name, SQL type, SQL default) each; booleans as type "BOOL"."""
     async def apply(conn: object, dialect: str) -> None:
+        present = await _columns(conn, dialect, table)
         for name, sql_type, default in columns:
+            if name in present:  # the table was created by a later model (an earlier migration made it)
+                continue
             if sql_type == "BOOL" and dialect == "sqlite":  # tortoise stores booleans as INT on SQLite
                 sql_type, default = "INT", {"TRUE": "1", "FALSE": "0"}.get(default, default)
             # the column types tortoise itself gives these fields on each database
@@ -48,6 +61,31 @@ async def _timeseries_tables(conn: object, dialect: str) -> None:
     from storage.timeseries import create_tables
 
     await create_tables(conn, dialect)
+
+
+DELIVERY_V7_COLUMNS = ("id", "channel_id", "event", "page_id", "payload", "status", "attempts", "next_attempt_at",
+                       "last_error", "idempotency_key", "created_at", "sent_at")
+
+
+async def _deliveries_to_subscribers(conn: object, dialect: str) -> None:
+    """A delivery goes to a channel or a subscriber: channel_id becomes nullable and subscriber_id appears. SQLite
+    cannot drop a NOT NULL constraint, so there the table is rebuilt from the models and its rows copied over."""
+    if "subscriber_id" in await _columns(conn, dialect, "deliveries"):
+        return  # created in this shape by migration 7 running with today's models
+    run = conn.execute_script  # type: ignore[attr-defined]
+    if dialect == "postgres":
+        await run('ALTER TABLE "deliveries" ALTER COLUMN "channel_id" DROP NOT NULL')
+        await run('ALTER TABLE "deliveries" ADD COLUMN "subscriber_id" INT NULL '
+                  'REFERENCES "subscribers" ("id") ON DELETE CASCADE')
+        await run('CREATE INDEX IF NOT EXISTS "idx_deliveries_subscri_v8" ON "deliveries" ("subscriber_id")')
+        await run("""ALTER TABLE "deliveries" ADD COLUMN "subject" VARCHAR(40) NOT NULL DEFAULT ''""")
+        return
+    columns = ", ".join(f'"{c}"' for c in DELIVERY_V7_COLUMNS)
+    await run('ALTER TABLE "deliveries" RENAME TO "deliveries_v7"')
+    await Tortoise.generate_schemas(safe=True)  # the new table (its indexes still have the old table's names)
+    await run(f'INSERT INTO "deliveries" ({columns}, "subject") SELECT {columns}, \'\' FROM "deliveries_v7"')
+    await run('DROP TABLE "deliveries_v7"')
+    await Tortoise.generate_schemas(safe=True)  # now the indexes, on the new table
 
 
 def _then(*steps: Callable[[object, str], Awaitable[None]]) -> Callable[[object, str], Awaitable[None]]:
@@ -92,6 +130,9 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "monitors, their events, heartbeats and minute/hour/day rollups", _then(
         _create_missing_tables, _timeseries_tables)),
     Migration(7, "notification channels, the outbox of events and deliveries", _create_missing_tables),
+    Migration(8, "public subscribers; deliveries to subscribers; channel component filters and rules", _then(
+        _add_columns("channels", [("component_ids", "JSON", "'[]'"), ("options", "JSON", "'{}'")]),
+        _create_missing_tables, _deliveries_to_subscribers)),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

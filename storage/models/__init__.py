@@ -5,7 +5,7 @@ from storage.models.incidents import Incident, IncidentComponent, IncidentTempla
 from storage.models.maintenance import Maintenance, MaintenanceComponent, MaintenanceUpdate
 from storage.models.meta import SchemaVersion
 from storage.models.monitors import Monitor, MonitorEvent
-from storage.models.notify import Channel, Delivery, OutboxEvent
+from storage.models.notify import Channel, Delivery, NoticeMark, OutboxEvent, Subscriber
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
 from storage.models.uptime import DailyUptime
 from storage.models.users import ApiKey, InstallSetting, LoginThrottle, Team, User
@@ -43,10 +43,12 @@ __all__ = [
     "MaintenanceUpdate",
     "Monitor",
     "MonitorEvent",
+    "NoticeMark",
     "OutboxEvent",
     "Placement",
     "SchemaVersion",
     "StatusPage",
+    "Subscriber",
     "Team",
     "User",
 ]

@@ -4,6 +4,7 @@ the secret kept, and a member's refusal (with no Notifications link in the navig
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import UTC, datetime
 
@@ -60,6 +61,33 @@ async def test_creating_a_webhook_channel_through_the_form(signed_in: User):
     assert (c.kind, c.config, c.page_ids) == ("webhook", {"url": "https://hooks.example.com/beacon", "secret": "s3cret",
                                                           "headers": {"X-Team": "ops"}}, [page_id])
     assert sorted(c.events) == sorted([events.INCIDENT_CREATED, events.COMPONENT_STATUS_CHANGED])
+
+
+async def test_component_filter_and_rules_through_the_form(signed_in: User):
+    _, component_ids = await acme()
+    await signed_in.open("/admin/notifications/new")
+    await signed_in.should_see("Rules")
+    signed_in.find(marker="name").type("Uptime watch")
+    signed_in.find(marker="config-url").type("https://hooks.example.com/uptime")
+    signed_in.find(marker=f"event-{events.UPTIME_ALERT}").click()
+    set_value(signed_in, "components", [component_ids["API"]])
+    set_value(signed_in, "flap-minutes", 0)
+    set_value(signed_in, "uptime-window", "7d")
+    set_value(signed_in, "uptime-threshold", 100)
+    click(signed_in, "Create channel")
+    for _ in range(100):  # the service answers after the click
+        if element(signed_in, "uptime-threshold").error:
+            break
+        await asyncio.sleep(0.02)
+    assert element(signed_in, "uptime-threshold").error == "A percentage above 0 and below 100, e.g. 99.9."
+    assert await Channel.all().count() == 0
+
+    set_value(signed_in, "uptime-threshold", 99.9)
+    click(signed_in, "Create channel")
+    await signed_in.should_see("Channels", retries=50)
+    c = await Channel.get(name="Uptime watch")
+    assert c.component_ids == [component_ids["API"]]
+    assert c.options == {"flap_minutes": 0, "uptime_window": "7d", "uptime_threshold": 99.9}
 
 
 async def test_a_bad_url_and_no_events_show_next_to_their_inputs(signed_in: User):

@@ -10,8 +10,6 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -27,50 +25,6 @@ from storage.models import Delivery, OutboxEvent
 from tests.conftest import settle
 
 OWNER = Actor.system("test")
-
-
-@dataclass
-class Receiver:
-    """Records every request; answers 500 to the first ``fail_first`` ones, and waits ``delay`` before answering."""
-
-    url: str = ""
-    requests: list[dict] = field(default_factory=list)
-    fail_first: int = 0
-    delay: float = 0.0
-    seen: int = 0
-
-    def accepted(self) -> list[dict]:
-        return [r for r in self.requests if r["answered"] == 200]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            rec.seen += 1
-            status = 500 if rec.seen <= rec.fail_first else 200
-            if rec.delay:
-                time.sleep(rec.delay)
-            rec.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                 "body": body, "answered": status})
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield rec
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -238,6 +192,44 @@ async def test_channels_get_only_their_events_and_pages(acme, receiver):
     assert [r["headers"]["x-beacon-event"] for r in receiver.accepted()] == ["incident.resolved"]
 
 
+async def test_a_component_filter_passes_its_components_and_news_about_the_whole_page(acme, receiver):
+    page, api = acme
+    web = await components.create_component(OWNER, name="Website", pages=[page.id])
+    await channels.create_channel(OWNER, name="Web team", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url}, component_ids=[web.id])
+    await open_incident(page, api, "API down")
+    await incidents.create_incident(OWNER, page=page.id, name="Website down", impact="MAJOR", body="…",
+                                    components={web.id: "MAJOR_OUTAGE"})
+    await incidents.create_incident(OWNER, page=page.id, name="Everything slow", impact="MINOR", body="…")
+    await settle()
+    await run(Outbox(), rounds=3)
+    names = [json.loads(r["body"])["incident"]["name"] for r in receiver.accepted()]
+    assert names == ["Website down", "Everything slow"]
+
+
+async def test_a_flapping_component_notifies_at_most_once_per_window_and_the_last_status_wins(acme, receiver):
+    page, api = acme
+    await channels.create_channel(OWNER, name="Status", kind="webhook", events=["component.status_changed"],
+                                  config={"url": receiver.url}, options={"flap_minutes": 10})
+    await channels.create_channel(OWNER, name="Every change", kind="webhook", events=["component.status_changed"],
+                                  config={"url": f"{receiver.url}/all"}, options={"flap_minutes": 0})
+    for status in ("MAJOR_OUTAGE", "OPERATIONAL", "DEGRADED", "OPERATIONAL"):
+        await components.set_status(OWNER, api.id, status)
+        await settle()
+        await run(Outbox())
+    damped = [json.loads(r["body"])["component_update"] for r in receiver.accepted() if r["path"] != "/all"]
+    every = [json.loads(r["body"])["component_update"]["new_status"] for r in receiver.accepted()
+             if r["path"] == "/all"]
+    assert every == ["major_outage", "operational", "degraded_performance", "operational"]
+    assert [u["new_status"] for u in damped] == ["major_outage"]  # the rest waits, folded into one
+    [waiting] = await Delivery.filter(status="pending", channel__name="Status")
+    first = await Delivery.get(status="sent", channel__name="Status")
+    assert waiting.next_attempt_at - first.sent_at == timedelta(minutes=10)  # type: ignore[operator]
+    await run(Outbox(), now=datetime.now(UTC) + timedelta(minutes=11))
+    damped = [json.loads(r["body"])["component_update"] for r in receiver.accepted() if r["path"] != "/all"]
+    assert [u["new_status"] for u in damped] == ["major_outage", "operational"]  # the latest status, once
+
+
 async def test_the_worker_runs_in_the_background_and_stops_cleanly(acme, receiver):
     page, api = acme
     await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
@@ -309,29 +301,6 @@ async def test_editing_a_channel_keeps_a_masked_secret_and_is_audited(acme):
     trail = str(await AuditEntryRow.filter(action__startswith="channel.").values_list("changes", flat=True))
     assert "s3cret" not in trail and "incident.resolved" in trail
     assert [c.name for c in await channels.list_channels(OWNER)] == ["Hook"]
-
-
-@pytest.fixture
-def mailbox():
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
-    import email
-    from email.policy import default
-
-    from aiosmtpd.controller import Controller
-
-    from tests.conftest import _free_port
-
-    received: list = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            received.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=default)))
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller.port, received
-    controller.stop()
 
 
 async def test_an_incident_goes_out_as_an_email_with_both_parts(acme, mailbox):
