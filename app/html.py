@@ -187,14 +187,15 @@ def status_body(snapshot: PageSnapshot) -> str:
     return _env.get_template("status_body.html").render(s=snapshot)
 
 
-def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False, body: str | None = None) -> str:
+def status_page(snapshot: PageSnapshot, *, live_url: str, preview: bool = False, body: str | None = None,
+                push_key: str | None = None) -> str:
     """The whole page. ``preview``: for signed-in staff (a draft or private page, or unsaved edits) — a banner says
     so, brand images come from the staff-only upload route, and there is no live-update script. ``body``: the
     already rendered status body, when the caller keeps one (the public routes share it with live updates)."""
     slug = snapshot.page.slug
     return _env.get_template("status_page.html").render(
         **_frame(snapshot, preview=preview), body=body if body is not None else status_body(snapshot),
-        live_url=live_url,
+        live_url=live_url, push_key=None if preview else push_key,
         subscribe_url=f"/admin/preview/{slug}/subscribe" if preview else f"/status/{slug}/subscribe")
 
 

@@ -66,6 +66,9 @@ def _harden_sqlite_transactions() -> None:
 _harden_sqlite_transactions()
 
 
+opened_url = ""  # the database this process uses (storage/leader.py opens a connection of its own to it)
+
+
 def normalise_url(url: str) -> str:
     """Accept the spellings of CONTRACT.md and add our SQLite pragmas unless the URL sets them."""
     parts = urlsplit(url)
@@ -102,6 +105,8 @@ async def open_database(url: str, *, create_db: bool = False) -> None:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     await Tortoise.init(config=tortoise_config(url), _create_db=create_db, _enable_global_fallback=True)
+    global opened_url
+    opened_url = url
     await migrate(dialect(url))
     log.info("database.opened dialect=%s", dialect(url))
 

@@ -194,10 +194,30 @@ def test_events_no_channel_may_subscribe_to_have_no_payload():
         assert email_parts(event, s, unsubscribe_url=None, now=NOW) is None
 
 
-def test_subscribable_events_without_a_payload_yet_raise_clearly():
-    event = Event(events.COMPONENT_CREATED, {"component_id": API, "name": "API"}, frozenset({1}), at=AT)
-    with pytest.raises(Unsupported, match="component.created"):
+def test_subscribable_events_without_a_payload_here_raise_clearly():
+    event = Event(events.UPTIME_ALERT, {"component_id": API}, frozenset({1}), at=AT)
+    with pytest.raises(Unsupported, match="uptime.alert"):  # app/notify/digest.py builds those
         webhook_payload(event, snapshot(), unsubscribe_url=None, documentation_url=DOCS, now=NOW)
+
+
+def test_a_component_added_and_removed_in_every_format():
+    added = Event(events.COMPONENT_CREATED, {"component_id": API, "name": "API"}, frozenset({1}), at=AT)
+    body = webhook(added, snapshot())
+    assert set(body) == {"meta", "page", "component"}
+    assert body["component"] == {"created_at": body["component"]["created_at"], "id": str(API), "name": "API",
+                                 "status": "operational"}
+    embed = discord_payload(added, snapshot(), username=None, avatar_url=None, now=NOW)["embeds"][0]  # type: ignore[index]
+    assert embed["title"] == "API" and embed["fields"][0] == {"name": "Status", "value": "Operational",
+                                                              "inline": True}
+    subject, text, _ = email_parts(added, snapshot(), unsubscribe_url=None, now=NOW)  # type: ignore[misc]
+    assert subject == "[Acme] Component added: API"
+
+    # once deleted no page shows it: the event's own record is the news
+    removed = Event(events.COMPONENT_DELETED, {"component_id": 99, "name": "Legacy <API>"}, frozenset({1}), at=AT)
+    body = webhook(removed, snapshot())
+    assert body["component"] == {"id": "99", "name": "Legacy <API>", "deleted_at": AT.isoformat()}
+    subject, _, html = email_parts(removed, snapshot(), unsubscribe_url=None, now=NOW)  # type: ignore[misc]
+    assert subject == "[Acme] Component removed: Legacy <API>" and "Legacy &lt;API&gt;" in html
 
 
 def test_a_subject_the_snapshot_does_not_show_raises_not_shown():

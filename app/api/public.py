@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from app import history, html
 from app.api import statuspage
 from app.runtime import state
+from app.services import subscribers
 from app.snapshot import IncidentView, MaintenanceView, PageSnapshot, fetch_incidents, fetch_maintenances, store
 from storage.db import ping
 
@@ -106,7 +107,8 @@ def _answer(request: Request, rendered: Rendered, media_type: str,
 
 def _page_response(request: Request, snapshot: PageSnapshot, live_url: str) -> Response:
     return _cached(request, snapshot, f"html:{live_url}",
-                   lambda s: html.status_page(s, live_url=live_url, body=_body(s)).encode(),
+                   lambda s: html.status_page(s, live_url=live_url, body=_body(s),
+                                              push_key=subscribers.vapid().public_key).encode(),
                    "text/html; charset=utf-8")
 
 

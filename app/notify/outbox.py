@@ -7,6 +7,8 @@
 - **Delivery.** The worker sends each due delivery with a timeout. A failure is retried after an exponential
   backoff with jitter; after ``MAX_ATTEMPTS`` the delivery is *dead* (listed for a person to retry). Each channel
   has one delivery in flight at a time, in order, so a slow or dead channel delays no other.
+- **One sender.** With several processes on one PostgreSQL database, only the one holding the outbox's advisory
+  lock dispatches and delivers (storage/leader.py); the others wait to take over.
 - **Restarts.** Nothing is lost: undispatched events and unsent deliveries are picked up again. A delivery is
   marked sent only once the channel confirmed it; one sent but not yet marked when the process died is sent
   again (at least once), with the same ``X-Beacon-Delivery`` id so receivers can tell.
@@ -28,6 +30,7 @@ from tortoise.transactions import in_transaction
 from app import events
 from app.events import Event, bus
 from app.notify import alerts, channels, digest, payloads
+from storage.leader import Leadership
 from storage.models import Channel, Delivery, OutboxEvent, Subscriber
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ SNAPSHOT_WAIT_SECONDS = 30.0
 # dispatched events are kept a week, sent deliveries a month (failed and dead ones until a person acts)
 EVENT_DAYS, SENT_DAYS = 7, 30
 PRUNE_EVERY_SECONDS = 3600.0
+LEADER_POLL_SECONDS = 5.0  # how soon a standby process notices that the delivering one stopped
 
 
 def backoff(attempts: int, rng: random.Random | None = None, base: float = BASE_DELAY_SECONDS) -> float:
@@ -147,6 +151,7 @@ class Outbox:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task | None = None
+        self._leader = Leadership("outbox")
         self._sending: dict[str, asyncio.Task] = {}  # target (_target) → its delivery in flight
 
     # -- life cycle ----------------------------------------------------------------------------------------------
@@ -184,6 +189,10 @@ class Outbox:
         pruned = 0.0
         while not self._stopping.is_set():
             try:
+                if not await self._leader.acquire():
+                    # another process delivers; look again now and then, to take over if it stops
+                    await self._pause(LEADER_POLL_SECONDS, self._stopping)
+                    continue
                 await self.dispatch()
                 await self.deliver_due()
                 if asyncio.get_running_loop().time() - pruned > PRUNE_EVERY_SECONDS:
@@ -192,11 +201,16 @@ class Outbox:
             except Exception:
                 log.exception("outbox.loop_failed")
             self._wake.clear()
-            try:
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await self._pause(POLL_SECONDS, self._wake)
+        await self._leader.release()
+
+    @staticmethod
+    async def _pause(seconds: float, until: asyncio.Event) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await until.wait()
+        except TimeoutError:
+            pass
 
     # -- dispatch ------------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ SUBSCRIBABLE = events.NOTIFIABLE
 INCIDENT_EVENTS = frozenset({events.INCIDENT_CREATED, events.INCIDENT_UPDATED, events.INCIDENT_RESOLVED})
 MAINTENANCE_EVENTS = frozenset({events.MAINTENANCE_SCHEDULED, events.MAINTENANCE_REMINDER,
                                 events.MAINTENANCE_STARTED, events.MAINTENANCE_COMPLETED})
-COMPONENT_EVENTS = frozenset({events.COMPONENT_STATUS_CHANGED})
+COMPONENT_EVENTS = frozenset({events.COMPONENT_STATUS_CHANGED, events.COMPONENT_CREATED, events.COMPONENT_DELETED})
 # What the payloads here describe; the other subscribable names need builders of their own.
 SUPPORTED = INCIDENT_EVENTS | MAINTENANCE_EVENTS | COMPONENT_EVENTS
 
@@ -43,7 +43,7 @@ COMPONENT_KEYS = ("created_at", "id", "name", "status")
 
 
 class Unsupported(ValueError):
-    """A subscribable event this module has no payload for yet (component.created, uptime.alert, reports)."""
+    """A subscribable event this module has no payload for: uptime alerts and reports (app/notify/digest.py)."""
 
 
 class NotShown(LookupError):
@@ -52,9 +52,17 @@ class NotShown(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedComponent:
+    """A deleted component, as its event remembers it (no page shows it any more)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Subject:
     kind: str  # "incident", "maintenance" or "component"
-    view: IncidentView | MaintenanceView | ComponentView
+    view: IncidentView | MaintenanceView | ComponentView | RemovedComponent
     old_status: ComponentStatus | None = None  # component events
     new_status: ComponentStatus | None = None
     changed_at: datetime | None = None
@@ -86,9 +94,13 @@ def _subject(event: Event, s: PageSnapshot) -> _Subject | None:
         if m is None:
             raise NotShown(f"page {s.page.id} does not show maintenance {data.get('maintenance_id')}")
         return _Subject("maintenance", m)
+    if event.name == events.COMPONENT_DELETED:
+        return _Subject("component", RemovedComponent(int(data["component_id"]), str(data.get("name") or "")))
     component = next((c for c in s.all_components if c.id == data.get("component_id")), None)
     if component is None:
         raise NotShown(f"page {s.page.id} does not show component {data.get('component_id')}")
+    if event.name == events.COMPONENT_CREATED:
+        return _Subject("component", component)
     changed_at = datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else event.at
     return _Subject("component", component, ComponentStatus(data["old_status"]), ComponentStatus(data["new_status"]),
                     changed_at)
@@ -115,6 +127,11 @@ def webhook_payload(event: Event, snapshot: PageSnapshot, *, unsubscribe_url: st
         body["incident"] = _webhook_incident(snapshot, subject.view)
     elif isinstance(subject.view, MaintenanceView):
         body["maintenance"] = _webhook_maintenance(snapshot, subject.view)
+    elif isinstance(subject.view, RemovedComponent):
+        body["component"] = {"id": str(subject.view.id), "name": subject.view.name, "deleted_at": _iso(event.at)}
+    elif event.name == events.COMPONENT_CREATED:
+        full = statuspage.component(snapshot, subject.view)  # type: ignore[arg-type]
+        body["component"] = {key: full[key] for key in COMPONENT_KEYS}
     else:
         c = subject.view
         assert subject.old_status and subject.new_status and subject.changed_at
@@ -150,7 +167,7 @@ def signature(secret: str, body: bytes) -> str:
 
 # --- what people read: the parts Discord and e-mail share -----------------------------------------------------
 # The public page's dark palette (status.css), which reads well on Discord's dark and light themes alike.
-RED, ORANGE, AMBER, BLUE, GREEN = 0xF85149, 0xDB6D28, 0xD29922, 0x4493F8, 0x3FB950
+RED, ORANGE, AMBER, BLUE, GREEN, GREY = 0xF85149, 0xDB6D28, 0xD29922, 0x4493F8, 0x3FB950, 0x9198A1
 IMPACT_COLOR = {IncidentImpact.MAJOR: RED, IncidentImpact.PARTIAL: ORANGE, IncidentImpact.DEGRADED: AMBER,
                 IncidentImpact.MINOR: AMBER}
 STATUS_COLOR = {ComponentStatus.MAJOR_OUTAGE: RED, ComponentStatus.PARTIAL_OUTAGE: ORANGE,
@@ -202,6 +219,11 @@ def _message(event: Event, s: PageSnapshot, subject: _Subject) -> _Message:
                         GREEN if view.state == MaintenanceState.COMPLETED else BLUE,
                         [("Status", MAINTENANCE_STATE_LABEL[view.state]), ("Impact", "Maintenance"),
                          ("Window", window)], _affected(s, view.component_ids), window)
+    if isinstance(view, RemovedComponent):
+        return _Message("Component removed", view.name, s.url, "", GREY, [("Status", "Removed")], [])
+    if event.name == events.COMPONENT_CREATED:
+        return _Message("Component added", view.name, s.url, getattr(view, "description", "") or "", BLUE,
+                        [("Status", view.status.label)], [])  # type: ignore[union-attr]
     assert subject.new_status and subject.old_status
     return _Message("", f"{view.name} is {subject.new_status.label.lower()}", s.url, "",
                     STATUS_COLOR[subject.new_status],

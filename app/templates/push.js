@@ -1,6 +1,6 @@
 // The public status page's "Notify me" button: subscribes this browser to Web Push notifications and sends the
 // subscription to Beacon, or takes it back. Markup: <button data-push data-key="…" data-url="…"
-// [data-components="<id of a select multiple>"]> and an element with data-push-status next to it.
+// [data-components="<id of a select multiple, or of an element holding checkboxes>"]> and an element with data-push-status next to it.
 (() => {
   'use strict';
 
@@ -17,8 +17,11 @@
   }
 
   function chosenComponents(button) {
-    const select = button.dataset.components && document.getElementById(button.dataset.components);
-    return select ? Array.from(select.selectedOptions, (option) => Number(option.value)) : [];
+    // a <select multiple>, or any element holding checkboxes (the subscribe page's component list)
+    const choice = button.dataset.components && document.getElementById(button.dataset.components);
+    if (!choice) return [];
+    if (choice.selectedOptions) return Array.from(choice.selectedOptions, (option) => Number(option.value));
+    return Array.from(choice.querySelectorAll('input[type=checkbox]:checked'), (box) => Number(box.value));
   }
 
   async function post(url, body) {

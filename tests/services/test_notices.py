@@ -159,3 +159,27 @@ async def test_the_loop_ticks_and_stops_on_its_signal(acme):
     await notices.stop()
     assert not notices.running
     assert await OutboxEvent.filter(name=events.REPORT_DAILY).count() == 1
+
+
+async def test_an_alert_reaches_only_the_channels_of_its_rule_and_a_report_reaches_its_channel(acme, receiver):
+    from app.notify.outbox import Outbox
+
+    page, api, website, monitor = acme
+    await channels.create_channel(OWNER, name="Strict", kind="webhook", config={"url": f"{receiver.url}/strict"},
+                                  events=["uptime.alert", "report.daily"],
+                                  options={"uptime_window": "24h", "uptime_threshold": 99.9})
+    await channels.create_channel(OWNER, name="Loose", kind="webhook", config={"url": f"{receiver.url}/loose"},
+                                  events=["uptime.alert"], options={"uptime_window": "24h", "uptime_threshold": 90})
+    now = datetime.now(UTC)
+    await add(monitor, now - timedelta(hours=1), up=95, down=5)
+    await Notices().tick(now)
+    box = Outbox()
+    for _ in range(3):
+        await box.dispatch()
+        await box.deliver_due()
+        await box.settle()
+    by_path: dict[str, list[str]] = {}
+    for request in receiver.accepted():
+        by_path.setdefault(request["path"], []).append(request["headers"]["x-beacon-event"])
+    assert sorted(by_path["/strict"]) == ["report.daily", "uptime.alert"]
+    assert "/loose" not in by_path  # 95 % is above its 90 % threshold

@@ -230,6 +230,23 @@ async def test_a_flapping_component_notifies_at_most_once_per_window_and_the_las
     assert [u["new_status"] for u in damped] == ["major_outage", "operational"]  # the latest status, once
 
 
+async def test_a_component_added_then_deleted_reaches_the_channel_twice(acme, receiver):
+    page, _ = acme
+    await run(Outbox())  # the fixture's own events, before the channel existed
+    await channels.create_channel(OWNER, name="Inventory", kind="webhook", config={"url": receiver.url},
+                                  events=["component.created", "component.deleted"])
+    search = await components.create_component(OWNER, name="Search", pages=[page.id])
+    await settle()
+    await run(Outbox())
+    await components.delete_component(OWNER, search.id)
+    await settle()
+    await run(Outbox())
+    sent = [(r["headers"]["x-beacon-event"], json.loads(r["body"])["component"]) for r in receiver.accepted()]
+    assert [(name, c["name"]) for name, c in sent] == [("component.created", "Search"),
+                                                        ("component.deleted", "Search")]
+    assert sent[0][1]["status"] == "operational" and "deleted_at" in sent[1][1]
+
+
 async def test_the_worker_runs_in_the_background_and_stops_cleanly(acme, receiver):
     page, api = acme
     await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
@@ -246,6 +263,42 @@ async def test_the_worker_runs_in_the_background_and_stops_cleanly(acme, receive
     finally:
         await asyncio.wait_for(box.stop(), 5)
     assert (await Delivery.get()).status == "sent"
+
+
+async def test_two_processes_on_one_postgres_send_once_and_the_standby_takes_over(acme, receiver, database_url,
+                                                                                   monkeypatch):
+    """Two outbox workers as two processes would run them (each holds its own lock connection): one sends, and
+    when it stops the other takes over."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("one SQLite file serves one server process")
+    monkeypatch.setattr(outbox_module, "LEADER_POLL_SECONDS", 0.2)
+    page, api = acme
+    await channels.create_channel(OWNER, name="Hook", kind="webhook", events=["incident.created"],
+                                  config={"url": receiver.url})
+    first, second = Outbox(), Outbox()
+    first.start()
+    await asyncio.sleep(0.3)
+    second.start()
+    try:
+        await open_incident(page, api, "First")
+        for _ in range(50):
+            if receiver.accepted():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # time for a second, wrong, send
+        assert len(receiver.accepted()) == 1
+        assert first._leader.held and not second._leader.held
+        await asyncio.wait_for(first.stop(), 5)
+        await open_incident(page, api, "Second")
+        for _ in range(50):
+            if len(receiver.accepted()) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert [json.loads(r["body"])["incident"]["name"] for r in receiver.accepted()] == ["First", "Second"]
+        assert second._leader.held
+    finally:
+        await asyncio.wait_for(first.stop(), 5)
+        await asyncio.wait_for(second.stop(), 5)
 
 
 @pytest.mark.parametrize(("fields", "errors"), [
