@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from nicegui import helpers, ui
 
 from app import config, runtime
-from app.api import assets, management, problems, public
+from app.api import assets, custom_metrics, management, problems, public, up
+from app.api import feeds as feeds_api
+from app.api import metrics as prometheus_metrics
 from app.api import monitors as monitors_api
 from app.api import subscribe as subscribe_routes
 from app.config import Settings
@@ -64,8 +66,12 @@ def create_app(settings: Settings) -> FastAPI:
     outer = FastAPI(title="Beacon", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(outer)
     outer.include_router(public.router)
+    outer.include_router(feeds_api.router)
+    outer.include_router(prometheus_metrics.router)
+    outer.include_router(up.router)
     outer.include_router(assets.router)
     outer.include_router(subscribe_routes.router)
+    outer.include_router(custom_metrics.public_router)
     outer.include_router(monitors_api.push_router)
     management.include(outer)
     if settings.bench_raw_bytes:

@@ -36,6 +36,8 @@ class Settings:
     # start, complete and remind maintenance windows on time (off only in tests that drive the clock themselves)
     maintenance_timer: bool = True
     security_admin_key: str | None = None
+    # when set, GET /metrics (Prometheus) asks for "Authorization: Bearer <token>"; it lists private pages too
+    metrics_token: str | None = None
     # Running inside pytest or CI: lets tests insist on services that are optional elsewhere.
     ci: bool = False
     # bench/public_flood.py only: > 0 adds GET /bench/raw answering this many fixed bytes, the baseline that the
@@ -96,6 +98,7 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         notifications=_flag(env.get("BEACON_NOTIFICATIONS"), True),
         subscriber_private_urls=_flag(env.get("BEACON_SUBSCRIBER_PRIVATE_URLS"), False),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
+        metrics_token=env.get("BEACON_METRICS_TOKEN") or None,
         ci=_flag(env.get("CI"), False),
         bench_raw_bytes=int(raw_bytes_text),
     )

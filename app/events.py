@@ -47,6 +47,7 @@ NOTIFIABLE = frozenset({
 })
 MONITOR_CHANGED = "monitor.changed"  # created, edited, paused, resumed or deleted
 MONITOR_STATE_CHANGED = "monitor.state_changed"  # up, degraded, down; flapping started or stopped
+METRIC_CHANGED = "metric.changed"  # a custom metric defined, edited or deleted (its points change no snapshot)
 UPTIME_UPDATED = "uptime.updated"  # new rollups for components on these pages (at most once a minute)
 
 

@@ -206,6 +206,17 @@ class PageInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricView:
+    """A custom metric the page charts (its points are drawn on request: app/api/metric_routes.py)."""
+
+    id: int
+    name: str
+    suffix: str
+    description: str
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
 class PageSnapshot:
     page: PageInfo
     url: str
@@ -221,6 +232,7 @@ class PageSnapshot:
     active_maintenances: tuple[MaintenanceView, ...] = ()  # IN_PROGRESS, soonest to end first
     upcoming_maintenances: tuple[MaintenanceView, ...] = ()  # SCHEDULED and not yet ended, soonest first
     maintenances: tuple[MaintenanceView, ...] = ()  # the above and recently ended ones, newest first
+    metrics: tuple[MetricView, ...] = ()  # custom metrics charted on the page, in order
 
     @property
     def items(self) -> tuple[ComponentView | GroupView, ...]:
@@ -262,7 +274,7 @@ def assemble(page: PageInfo, url: str, groups: Iterable[dict[str, Any]], placeme
              maintenances: Iterable[dict[str, Any]] = (), maintenance_components: Iterable[dict[str, Any]] = (),
              maintenance_updates: Iterable[dict[str, Any]] = (), daily_uptime: Iterable[dict[str, Any]] = (),
              settled_days: Mapping[int, Mapping[date, Day]] | None = None,
-             now: datetime | None = None) -> PageSnapshot:
+             metrics: Iterable[dict[str, Any]] = (), now: datetime | None = None) -> PageSnapshot:
     """Pure: build the snapshot tree from plain rows (``Model.values()`` dicts with the models' field names).
 
     ``groups``: dicts with id, name, description, parent_id, position, created_at, updated_at.
@@ -330,7 +342,8 @@ def assemble(page: PageInfo, url: str, groups: Iterable[dict[str, Any]], placeme
                         incidents=tuple(sorted(incident_views, key=lambda i: (-i.started_at.timestamp(), -i.id))),
                         active_maintenances=active, upcoming_maintenances=upcoming,
                         maintenances=tuple(sorted(maintenance_views,
-                                                  key=lambda m: (-m.scheduled_for.timestamp(), -m.id))))
+                                                  key=lambda m: (-m.scheduled_for.timestamp(), -m.id))),
+                        metrics=tuple(MetricView(**m) for m in metrics))
 
 
 def _flatten(items: Iterable[ComponentView | GroupView]) -> tuple[list[ComponentView], list[GroupView]]:
@@ -553,7 +566,7 @@ async def load(page_id: int, base_url: str, version: int = 0, now: datetime | No
     A fixed number of queries per page, whatever its number of components, incidents or days."""
     from tortoise.expressions import Q
 
-    from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Placement, StatusPage
+    from storage.models import ComponentGroup, DailyUptime, Incident, Maintenance, Metric, Placement, StatusPage
 
     now = now or datetime.now(UTC)
     row = await StatusPage.filter(id=page_id).first()
@@ -595,8 +608,11 @@ async def load(page_id: int, base_url: str, version: int = 0, now: datetime | No
     daily_uptime = await _daily_rows(DailyUptime.filter(
         component_id__in=component_ids, day__gte=recent_from).values(*figures)) if component_ids else []
 
+    metrics = await Metric.filter(page_id=page_id, display=True).order_by("position", "id").values(
+        "id", "name", "suffix", "description", "decimals")
     url = f"https://{row.custom_domain}/" if row.custom_domain else f"{base_url}/status/{row.slug}"
-    return assemble(page, url, groups, placements, version, incidents=incidents, incident_updates=updates,
+    return assemble(page, url, groups, placements, version, metrics=metrics, incidents=incidents,
+                    incident_updates=updates,
                     incident_components=incident_components, maintenances=maintenances,
                     maintenance_components=maintenance_components, maintenance_updates=maintenance_updates,
                     daily_uptime=daily_uptime, settled_days=settled_cache.days(component_ids, fresh), now=now)

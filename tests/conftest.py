@@ -119,12 +119,13 @@ async def client(beacon_sqlite: Settings) -> AsyncIterator[httpx.AsyncClient]:
     ``ui.run_with`` must not run again in tests), with the runtime started on SQLite."""
     from fastapi import FastAPI
 
-    from app.api import assets, problems, public
+    from app.api import assets, custom_metrics, feeds, problems, public, subscribe
 
     app = FastAPI()
     problems.install(app)
-    app.include_router(public.router)
-    app.include_router(assets.router)
+    for router in (public.router, assets.router, feeds.router, subscribe.router, custom_metrics.public_router):
+        app.include_router(router)
+    subscribe.FORM_LIMIT.reset()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
         yield http
 

@@ -24,6 +24,7 @@ from app.services import (
     groups,
     incidents,
     maintenance,
+    metrics,
     monitoring,
     pages,
     signin,
@@ -90,6 +91,10 @@ async def _subscriber(w: World) -> int:
 
     return (await Subscriber.create(page_id=w.page_id, kind="webhook", address=f"https://{unique('h')}.example/",
                                     nonce="n", confirmed_at=datetime.now(UTC))).id
+
+
+async def _metric(w: World) -> int:
+    return (await metrics.create_metric(SYSTEM, page=w.page_id, name=unique("Latency"), suffix="ms")).id
 
 
 async def _maintenance(w: World) -> int:
@@ -172,6 +177,9 @@ SERVICE_CALLS: dict[str, Callable[[Actor, World], Awaitable[Any]]] = {
     "channel.manage": lambda a, w: channels.create_channel(a, name=unique("Hook "), kind="webhook",
                                                            config={"url": "http://127.0.0.1:9/"},
                                                            events=["incident.created"]),
+    "metric.manage": lambda a, w: metrics.create_metric(a, page=w.page_id, name=unique("Queue")),
+    "metric.post": on(_metric, lambda a, mid: metrics.add_points(a, mid, [1.5])),
+    "metric.delete": on(_metric, lambda a, mid: metrics.delete_metric(a, mid)),
     "subscriber.manage": on(_subscriber, lambda a, sid: subscribers.remove_subscriber(a, sid)),
     "monitor.create": _create_monitor,
     "monitor.update": on(_monitor, lambda a, mid: monitoring.set_paused(a, [mid], True)),

@@ -7,14 +7,17 @@ config come back masked; sending the mask back on a PATCH keeps the stored secre
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import api_actor
+from app.api.pagination import Paging
+from app.api.types import RowId
 from app.auth import Actor
 from app.services import channels
+from app.services.validation import MAX_ROW_ID
 from storage.models import Channel, Delivery
 
 
@@ -30,6 +33,7 @@ Timestamp = Annotated[str | None, Field(json_schema_extra={"format": "date-time"
 COMPONENTS_HELP = "only events touching these components (news about a whole page still passes); empty: all"
 OPTIONS_HELP = ('{"flap_minutes": 5} at most one status-change notice per component per N minutes (0: every one); '
                 '{"uptime_window": "24h"|"7d", "uptime_threshold": 99.9} for uptime.alert')
+DeliveryStatus = Literal["pending", "sent", "failed", "dead"]
 EVENTS_HELP = "event names (CONTRACT.md): incident.created, incident.updated, incident.resolved, maintenance.*, …"
 
 
@@ -123,8 +127,8 @@ async def _get(actor: Actor, channel_id: int) -> Channel:
 
 
 @router.get("/channels", tags=["notifications"], summary="List notification channels")
-async def list_channels(actor: Key) -> list[ChannelOut]:
-    return [_channel(c) for c in await channels.list_channels(actor)]
+async def list_channels(actor: Key, paging: Paging) -> list[ChannelOut]:
+    return [_channel(c) for c in paging.apply(await channels.list_channels(actor), key=lambda c: (c.name, c.id))]
 
 
 @router.post("/channels", status_code=201, tags=["notifications"], summary="Create a channel",
@@ -138,38 +142,40 @@ async def create_channel(body: ChannelCreate, actor: Key, response: Response) ->
 
 
 @router.get("/channels/{channel_id}", tags=["notifications"], summary="One channel", responses=_problems(404))
-async def get_channel(channel_id: int, actor: Key) -> ChannelOut:
+async def get_channel(channel_id: RowId, actor: Key) -> ChannelOut:
     return _channel(await _get(actor, channel_id))
 
 
 @router.patch("/channels/{channel_id}", tags=["notifications"], summary="Change a channel",
               responses=_problems(404, 422))
-async def update_channel(channel_id: int, body: ChannelChange, actor: Key) -> ChannelOut:
+async def update_channel(channel_id: RowId, body: ChannelChange, actor: Key) -> ChannelOut:
     return _channel(await channels.update_channel(actor, channel_id, **body.model_dump(exclude_unset=True)))
 
 
 @router.delete("/channels/{channel_id}", status_code=204, tags=["notifications"], summary="Delete a channel",
                responses=_problems(404))
-async def delete_channel(channel_id: int, actor: Key) -> Response:
+async def delete_channel(channel_id: RowId, actor: Key) -> Response:
     await channels.delete_channel(actor, channel_id)
     return Response(status_code=204)
 
 
 @router.post("/channels/{channel_id}/test", tags=["notifications"], summary="Send a test notification now",
              responses=_problems(404))
-async def send_test(channel_id: int, actor: Key) -> TestOut:
+async def send_test(channel_id: RowId, actor: Key) -> TestOut:
     error = await channels.send_test(actor, channel_id)
     return TestOut(accepted=error is None, error=error)
 
 
 @router.get("/deliveries", tags=["notifications"], summary="Deliveries, newest first")
-async def list_deliveries(actor: Key, status: Annotated[list[str] | None, Query(
+async def list_deliveries(actor: Key, status: Annotated[list[DeliveryStatus] | None, Query(
         description="pending, sent, failed or dead; repeat for several")] = None,
-        channel_id: int | None = None) -> list[DeliveryOut]:
-    return [_delivery(d) for d in await channels.list_deliveries(actor, statuses=status, channel_id=channel_id)]
+        channel_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None, *, paging: Paging
+        ) -> list[DeliveryOut]:
+    rows = await channels.list_deliveries(actor, statuses=status, channel_id=channel_id, limit=1000)
+    return [_delivery(d) for d in paging.apply(rows, order="desc")]
 
 
 @router.post("/deliveries/{delivery_id}/retry", tags=["notifications"], summary="Send a failed delivery again",
              responses=_problems(404, 422))
-async def retry_delivery(delivery_id: int, actor: Key) -> DeliveryOut:
+async def retry_delivery(delivery_id: RowId, actor: Key) -> DeliveryOut:
     return _delivery(await channels.retry_delivery(actor, delivery_id))

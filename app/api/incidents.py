@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import api_actor
+from app.api.pagination import Paging
 from app.auth import Actor, scope
 from app.services import incidents, maintenance
 from app.services.errors import NotFound
@@ -287,19 +288,20 @@ PageQuery = Annotated[str | None, Query(description="only this page's (id or slu
 
 @router.get("/incidents", tags=["incidents"], summary="List incidents, open ones first",
             responses=_problems(404))
-async def list_incidents(actor: Key, page: PageQuery = None) -> list[IncidentOut]:
-    rows = await incidents.list_incidents(await _page_filter(page, actor), actor=actor)
+async def list_incidents(actor: Key, paging: Paging, page: PageQuery = None) -> list[IncidentOut]:
+    rows = paging.apply(await incidents.list_incidents(await _page_filter(page, actor), actor=actor), order="list")
     return await _incidents_out(rows)  # list_incidents gave only what the key may see
 
 
 @router.post("/incidents", status_code=201, tags=["incidents"], summary="Open an incident",
              description="Publishes `incident.created` (or nothing but a page update for a backfill).",
              responses=_problems(403, 422))
-async def create_incident(body: IncidentCreate, actor: Key) -> IncidentOut:
+async def create_incident(body: IncidentCreate, actor: Key, response: Response) -> IncidentOut:
     incident = await incidents.create_incident(
         actor, page=body.page, name=body.name, impact=body.impact, status=body.status, body=body.body,
         components=body.components, started_at=body.started_at, resolved_at=body.resolved_at,
         backfill=body.backfill, pinned=body.pinned)
+    response.headers["Location"] = f"/api/v1/incidents/{incident.id}"
     return await _incident_out(incident.id, actor)
 
 
@@ -320,18 +322,21 @@ async def change_incident(incident_id: str, body: IncidentChange, actor: Key) ->
 @router.post("/incidents/{incident_id}/updates", status_code=201, tags=["incidents"],
              summary="Post an update (may change the status and the components' statuses)",
              responses=_problems(403, 404, 422))
-async def post_update(incident_id: str, body: UpdateCreate, actor: Key) -> IncidentOut:
+async def post_update(incident_id: str, body: UpdateCreate, actor: Key, response: Response) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.post_update(actor, iid, status=body.status, body=body.body, components=body.components)
+    response.headers["Location"] = f"/api/v1/incidents/{iid}"  # the update lives in its incident's timeline
     return await _incident_out(iid, actor)
 
 
 @router.post("/incidents/{incident_id}/resolve", status_code=201, tags=["incidents"],
              summary="Resolve: components return to operational unless something else holds them",
              responses=_problems(403, 404, 422))
-async def resolve_incident(incident_id: str, actor: Key, body: Resolve | None = None) -> IncidentOut:
+async def resolve_incident(incident_id: str, actor: Key, response: Response, body: Resolve | None = None
+                           ) -> IncidentOut:
     iid = _id(incident_id, "incident")
     await incidents.resolve_incident(actor, iid, (body or Resolve()).body)
+    response.headers["Location"] = f"/api/v1/incidents/{iid}"
     return await _incident_out(iid, actor)
 
 
@@ -366,11 +371,22 @@ async def list_templates(actor: Key) -> list[TemplateOut]:
     return [_template_out(t, visible) for t in await incidents.list_templates()]
 
 
+@router.get("/incident-templates/{template_id}", tags=["incident templates"], summary="One incident template",
+            responses=_problems(404))
+async def get_template(template_id: str, actor: Key) -> TemplateOut:
+    wanted = _id(template_id, "template")
+    found = next((t for t in await incidents.list_templates() if t.id == wanted), None)
+    if found is None:
+        raise NotFound(f"No template with id {wanted}.")
+    return _template_out(found, await scope.visible_component_ids(actor))
+
+
 @router.post("/incident-templates", status_code=201, tags=["incident templates"], summary="Create a template",
              responses=_problems(403, 422))
-async def create_template(body: TemplateBody, actor: Key) -> TemplateOut:
-    return _template_out(await incidents.save_template(actor, **body.model_dump()),
-                         await scope.visible_component_ids(actor))
+async def create_template(body: TemplateBody, actor: Key, response: Response) -> TemplateOut:
+    template = await incidents.save_template(actor, **body.model_dump())
+    response.headers["Location"] = f"/api/v1/incident-templates/{template.id}"
+    return _template_out(template, await scope.visible_component_ids(actor))
 
 
 @router.put("/incident-templates/{template_id}", tags=["incident templates"], summary="Replace a template",
@@ -391,19 +407,21 @@ async def delete_template(template_id: str, actor: Key) -> Response:
 
 @router.get("/maintenance", tags=["maintenance"], summary="List maintenance: in progress, upcoming, completed",
             responses=_problems(404))
-async def list_maintenance(actor: Key, page: PageQuery = None) -> list[MaintenanceOut]:
-    rows = await maintenance.list_maintenances(await _page_filter(page, actor), actor=actor)
+async def list_maintenance(actor: Key, paging: Paging, page: PageQuery = None) -> list[MaintenanceOut]:
+    rows = paging.apply(await maintenance.list_maintenances(await _page_filter(page, actor), actor=actor),
+                        order="list")
     return await _maintenances_out(rows)  # list_maintenances gave only what the key may see
 
 
 @router.post("/maintenance", status_code=201, tags=["maintenance"], summary="Schedule maintenance",
              description="Started and completed on time by Beacon; `maintenance.reminder` fires `remind_minutes` "
                          "before the start.", responses=_problems(403, 422))
-async def schedule_maintenance(body: MaintenanceCreate, actor: Key) -> MaintenanceOut:
+async def schedule_maintenance(body: MaintenanceCreate, actor: Key, response: Response) -> MaintenanceOut:
     m = await maintenance.schedule_maintenance(
         actor, page=body.page, name=body.name, body=body.body, starts_at=body.starts_at, ends_at=body.ends_at,
         time_zone=body.time_zone, components=body.components, recurrence_rule=body.recurrence,
         remind_minutes=body.remind_minutes, backfill=body.backfill)
+    response.headers["Location"] = f"/api/v1/maintenance/{m.id}"
     return await _maintenance_out(m.id, actor)
 
 
@@ -439,9 +457,11 @@ async def extend_maintenance(maintenance_id: str, body: Extend, actor: Key) -> M
 
 @router.post("/maintenance/{maintenance_id}/updates", status_code=201, tags=["maintenance"],
              summary="Post an update", responses=_problems(403, 404, 422))
-async def post_maintenance_update(maintenance_id: str, body: Note, actor: Key) -> MaintenanceOut:
+async def post_maintenance_update(maintenance_id: str, body: Note, actor: Key, response: Response
+                                  ) -> MaintenanceOut:
     mid = _id(maintenance_id, "maintenance")
     await maintenance.post_maintenance_update(actor, mid, body.body)
+    response.headers["Location"] = f"/api/v1/maintenance/{mid}"
     return await _maintenance_out(mid, actor)
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from app.api.auth import api_actor
+from app.api.pagination import Paging
 from app.auth import Actor, scope
 from app.enums import ComponentStatus
 from app.services import components, pages
@@ -197,14 +198,15 @@ Key = Annotated[Actor, Depends(api_actor)]
 
 
 @router.get("/pages", tags=["pages"], summary="List status pages")
-async def list_pages(actor: Key) -> list[PageOut]:
-    return [_page_out(p) for p in await pages.list_pages(actor)]
+async def list_pages(actor: Key, paging: Paging) -> list[PageOut]:
+    return [_page_out(p) for p in paging.apply(await pages.list_pages(actor))]
 
 
 @router.post("/pages", status_code=201, tags=["pages"], summary="Create a status page",
              responses=_problems(403, 422))
-async def create_page(body: PageCreate, actor: Key) -> PageOut:
+async def create_page(body: PageCreate, actor: Key, response: Response) -> PageOut:
     page = await pages.create_page(actor, **body.model_dump())
+    response.headers["Location"] = f"/api/v1/pages/{page.id}"
     return _page_out(page)
 
 
@@ -215,18 +217,19 @@ async def get_page(page: str, actor: Key) -> PageOut:
 
 
 @router.get("/components", tags=["components"], summary="List components", responses=_problems(404, 422))
-async def list_components(actor: Key, page: Annotated[str | None, Query(
+async def list_components(actor: Key, paging: Paging, page: Annotated[str | None, Query(
         description="only the components shown on this page (id or slug)")] = None) -> list[ComponentOut]:
     page_id = None if page is None else (await pages.find_page(page, actor=actor)).id
-    return await _components_out(await components.list_components(actor, page_id), actor)
+    return await _components_out(paging.apply(await components.list_components(actor, page_id)), actor)
 
 
 @router.post("/components", status_code=201, tags=["components"], summary="Create a component",
              responses=_problems(403, 422))
-async def create_component(body: ComponentCreate, actor: Key) -> ComponentOut:
+async def create_component(body: ComponentCreate, actor: Key, response: Response) -> ComponentOut:
     component = await components.create_component(
         actor, name=body.name, description=body.description, link=body.link, status=body.status,
         pages=body.pages, group_id=body.group_id)
+    response.headers["Location"] = f"/api/v1/components/{component.id}"
     return await _component_out(component, actor)
 
 
@@ -263,20 +266,28 @@ async def openapi() -> JSONResponse:
     global _schema
     if _schema is None:
         _schema = get_openapi(
-            title="Beacon management API", version=VERSION, routes=[*router.routes, *_incident_routes()],
+            title="Beacon management API", version=VERSION, routes=[r for sub in _routers() for r in sub.routes],
             description="Manage status pages, components, incidents and maintenance with an API key "
                         "(`Authorization: Bearer <key>` or `Auth: <key>`). Errors are `application/problem+json`.")
         _label_problems(_schema)
     return JSONResponse(_schema)
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 def _label_problems(schema: dict[str, Any]) -> None:
-    """FastAPI files every documented response under application/json; errors are application/problem+json."""
+    """Every error answer is a Problem under application/problem+json (app/api/problems.py), also the 422 that
+    FastAPI documents by itself as its HTTPValidationError; and every operation may answer 422 (bad input)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
     for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
-        for code, response in operation.get("responses", {}).items():
-            content = response.get("content", {})
-            if code.startswith("4") and "application/json" in content:
-                content["application/problem+json"] = content.pop("application/json")
+        responses = operation.setdefault("responses", {})
+        responses.setdefault("422", {"description": "Invalid input; `errors` names each field"})
+        for code, response in responses.items():
+            if code.startswith("4"):
+                response["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
 
 
 @router.get("/docs", include_in_schema=False)
@@ -286,17 +297,24 @@ async def docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="Beacon management API")
 
 
-def _incident_routes() -> list[Any]:
-    from app.api import incidents
+def _routers() -> list[APIRouter]:
+    """Every router of the management API, in the order the docs list them."""
+    from app.api import (
+        audit_routes,
+        channels,
+        custom_metrics,
+        incidents,
+        monitors,
+        people,
+        structure,
+        subscribers_api,
+    )
 
-    return list(incidents.router.routes)
+    return [router, structure.router, incidents.router, custom_metrics.router, monitors.router, channels.router,
+            subscribers_api.router, people.router, audit_routes.router]
 
 
 def include(app: FastAPI) -> None:
     """Add the management API to the outer app (before NiceGUI is mounted at "/")."""
-    from app.api import channels, incidents, monitors
-
-    app.include_router(router)
-    app.include_router(incidents.router)
-    app.include_router(monitors.router)
-    app.include_router(channels.router)
+    for sub in _routers():
+        app.include_router(sub)

@@ -14,9 +14,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import api_actor
+from app.api.pagination import Paging
+from app.api.types import RowId
 from app.auth import Actor
 from app.services import monitoring
 from app.services.monitor_engine import engine
+from app.services.validation import MAX_ROW_ID
 from monitors.base import CheckResult
 from storage.models import Monitor
 
@@ -62,16 +65,20 @@ class MonitorCreate(MonitorSettings):
     config: dict[str, Any] = Field(default_factory=dict, description="the kind's settings")
 
 
+MAX_TEST_SECONDS = 60  # "Test now" waits for the answer; a longer check belongs in a saved monitor
+
+
 class MonitorTest(_Body):
     kind: str
     config: dict[str, Any] = Field(default_factory=dict)
-    timeout: float = 10.0
+    timeout: float = Field(10.0, gt=0, le=MAX_TEST_SECONDS, description="seconds, at most 60")
     latency_threshold_ms: int | None = None
-    monitor_id: int | None = Field(None, description="take masked secrets from this saved monitor")
+    monitor_id: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="take masked secrets from this saved "
+                                                                           "monitor")
 
 
 class Selection(_Body):
-    ids: list[int] = Field(description="monitor ids")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(description="monitor ids")
 
 
 class FieldOut(BaseModel):
@@ -218,8 +225,10 @@ async def list_kinds(actor: Key) -> list[KindOut]:
 
 
 @router.get("/monitors", tags=["monitors"], summary="List monitors with their state and uptime")
-async def list_monitors(actor: Key, component_id: Annotated[int | None, Query()] = None) -> list[MonitorOut]:
-    return await _outs(await monitoring.list_monitors(actor, component_id=component_id))
+async def list_monitors(actor: Key, paging: Paging, component_id: Annotated[int | None, Query()] = None
+                        ) -> list[MonitorOut]:
+    return await _outs(paging.apply(await monitoring.list_monitors(actor, component_id=component_id),
+                                    key=lambda m: (m.name, m.id)))
 
 
 @router.post("/monitors", status_code=201, tags=["monitors"], summary="Create a monitor",
@@ -232,7 +241,7 @@ async def create_monitor(body: MonitorCreate, actor: Key, response: Response) ->
 
 
 @router.post("/monitors/test", tags=["monitors"], summary="Run a check once without saving (\"Test now\")",
-             responses=_problems(403, 422))
+             responses=_problems(403, 404, 422))
 async def test_monitor(body: MonitorTest, actor: Key) -> ResultOut:
     raw = {"kind": body.kind, "config": body.config, "timeout": body.timeout, "interval": max(60, body.timeout),
            "latency_threshold_ms": body.latency_threshold_ms}
@@ -252,13 +261,13 @@ async def resume(body: Selection, actor: Key) -> dict[str, int]:
 
 
 @router.get("/monitors/{monitor_id}", tags=["monitors"], summary="One monitor", responses=_problems(404))
-async def get_monitor(monitor_id: int, actor: Key) -> MonitorOut:
+async def get_monitor(monitor_id: RowId, actor: Key) -> MonitorOut:
     return (await _outs([await monitoring.get_monitor(monitor_id, actor=actor)]))[0]
 
 
 @router.patch("/monitors/{monitor_id}", tags=["monitors"], summary="Change a monitor's settings",
               responses=_problems(403, 404, 422))
-async def update_monitor(monitor_id: int, body: MonitorSettings, actor: Key) -> MonitorOut:
+async def update_monitor(monitor_id: RowId, body: MonitorSettings, actor: Key) -> MonitorOut:
     monitor = await monitoring.update_monitor(actor, monitor_id, **_settings(body))
     return (await _outs([monitor]))[0]
 
@@ -266,7 +275,7 @@ async def update_monitor(monitor_id: int, body: MonitorSettings, actor: Key) -> 
 @router.delete("/monitors/{monitor_id}", status_code=204, tags=["monitors"], summary="Delete a monitor",
                description="Its heartbeats and rollups go with it; its component is released.",
                responses=_problems(403, 404))
-async def delete_monitor(monitor_id: int, actor: Key) -> Response:
+async def delete_monitor(monitor_id: RowId, actor: Key) -> Response:
     await monitoring.delete_monitor(actor, monitor_id)
     return Response(status_code=204)
 
@@ -274,13 +283,13 @@ async def delete_monitor(monitor_id: int, actor: Key) -> Response:
 @router.post("/monitors/{monitor_id}/check", tags=["monitors"], summary="Check now",
              description="Runs the check at once and records the result like a scheduled one.",
              responses=_problems(403, 404, 422))
-async def check_now(monitor_id: int, actor: Key) -> ResultOut:
+async def check_now(monitor_id: RowId, actor: Key) -> ResultOut:
     return _result(await monitoring.check_now(actor, monitor_id))
 
 
 @router.get("/monitors/{monitor_id}/results", tags=["monitors"],
             summary="Response times, state changes and recent checks", responses=_problems(404, 422))
-async def results(monitor_id: int, actor: Key,
+async def results(monitor_id: RowId, actor: Key,
                   range: Annotated[str, Query(description="24h, 7d, 30d or 90d")] = "24h") -> ResultsOut:
     await monitoring.get_monitor(monitor_id, actor=actor)
     points = await monitoring.chart(monitor_id, range)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from app import history, html
-from app.api import statuspage
+from app.api import metrics, statuspage
 from app.runtime import state
 from app.services import subscribers
 from app.snapshot import IncidentView, MaintenanceView, PageSnapshot, fetch_incidents, fetch_maintenances, store
@@ -365,7 +365,7 @@ async def live(slug: str, v: int = -1) -> Response:
         latest.put_nowait(new)
 
     async def stream() -> AsyncIterator[bytes]:
-        stop = store.listen(page_id, on_rebuild)
+        stop = metrics.track_viewer(page_id, store.listen(page_id, on_rebuild))
         try:
             yield b"retry: 2000\n\n"
             current = store.get(page_id)

@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, Role] = {
     "monitor.create": Role.MEMBER,  # also "Test now" on a monitor not yet saved
     "monitor.update": Role.MEMBER,  # edit, pause, resume, "check now"
     "monitor.delete": Role.ADMIN,
+    "metric.manage": Role.MEMBER,  # define and edit a page's custom metrics
+    "metric.post": Role.MEMBER,  # post data points (scripts, with an API key)
+    "metric.delete": Role.ADMIN,  # delete a metric with its data
     "channel.manage": Role.ADMIN,  # notification channels; retrying failed deliveries
     "subscriber.manage": Role.ADMIN,  # see, export and remove public subscribers; the mail server they get mail from
     "user.create": Role.ADMIN,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_SECONDS = 3600.0  # custom metric points older than their keep time
 
 SYSTEM = Actor.system("notices")
 ACTION = "channel.manage"
@@ -102,11 +104,20 @@ class Notices:
         self._task = None
 
     async def _run(self) -> None:
+        pruned = 0.0
         while not self._stopping.is_set():
             try:
                 await self.tick(datetime.now(UTC))
             except Exception:
                 log.exception("notices.tick_failed")
+            if time.monotonic() - pruned > PRUNE_EVERY_SECONDS:  # housekeeping that rides on this minute loop
+                pruned = time.monotonic()
+                try:
+                    from app.services import metrics
+
+                    await metrics.prune_points()
+                except Exception:
+                    log.exception("notices.prune_failed")
             try:
                 async with asyncio.timeout(self.interval):
                     await self._stopping.wait()

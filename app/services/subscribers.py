@@ -211,11 +211,13 @@ async def _mail(subscriber: Subscriber, event: str, payload: dict[str, Any], now
 
 
 async def subscribe(page: StatusPage, *, kind: str, address: str, component_ids: Iterable[Any] = (),
-                    push_keys: dict[str, str] | None = None, user: User | None = None,
-                    now: datetime | None = None) -> Subscribed:
-    """Subscribe ``address`` to the page's news. E-mail needs confirming (unless ``user``, a signed-in user with
-    access, subscribes their own address); webhooks and browsers start at once."""
+                    push_keys: dict[str, str] | None = None, user: User | None = None, vouched: bool = False,
+                    now: datetime | None = None, conn: Any = None) -> Subscribed:
+    """Subscribe ``address`` to the page's news. E-mail needs confirming, unless ``user`` (a signed-in user with
+    access) subscribes their own address or an administrator ``vouched`` for it; webhooks and browsers start at
+    once. ``conn``: write inside this transaction (an administrator's, with its audit entry)."""
     now = now or datetime.now(UTC)
+    trusted = user is not None or vouched
     kind = str(kind or "").strip()
     address = str(address or "").strip()
     if kind not in KINDS:
@@ -224,49 +226,58 @@ async def subscribe(page: StatusPage, *, kind: str, address: str, component_ids:
         address = address.lower()
         if problem := email_problem(address):
             raise Invalid({"email": problem})
-        if user is None and await mail_settings() is None:
+        if not trusted and await mail_settings() is None:
             raise Invalid({"email": "This page does not send e-mail yet."})
-    elif kind == "webhook":
-        if problem := await webhook_problem(address, allow_private=config.current().subscriber_private_urls):
+    elif kind == "webhook":  # an administrator may name an address inside the network; the public may not
+        allowed = vouched or config.current().subscriber_private_urls
+        if problem := await webhook_problem(address, allow_private=allowed):
             raise Invalid({"url": problem})
     if len(address) > 1000:
         raise Invalid({"url" if kind == "webhook" else "address": "The address is too long (at most 1000 "
                                                                    "characters)."})
     components = await _component_choice(page.id, component_ids)
-    confirmed = kind != "email" or user is not None
-    async with in_transaction() as conn:
-        existing = await Subscriber.filter(page_id=page.id, kind=kind, address=address).using_db(conn) \
-            .select_for_update().first()
-        if existing is None:
-            try:
-                subscriber = await Subscriber.create(
-                    using_db=conn, page_id=page.id, kind=kind, address=address, push_keys=push_keys,
-                    component_ids=components, nonce=_new_nonce(), user_id=user.id if user else None,
-                    confirmed_at=now if confirmed else None)
-            except IntegrityError:  # someone subscribed the same address a moment ago: same answer as for them
-                return Subscribed(kind)
-            if not confirmed:
-                await _send_confirmation(subscriber, page, components, now, conn)
-            return _answer(subscriber, page)
-        if kind == "email" and existing.confirmed_at is not None and user is None:
-            # say nothing here; tell the address's owner where their subscription is
-            if _may_resend(existing, now):
-                subscription = links(existing, page.slug)
-                await _mail(existing, "subscriber.reminder", subscriber_mail.already_subscribed(
-                    page.title, subscription.manage, subscription.unsubscribe), now, conn)
-                await Subscriber.filter(id=existing.id).using_db(conn).update(confirmation_sent_at=now)
+    if conn is None:
+        async with in_transaction() as own:
+            return await _subscribe(own, page, kind, address, components, push_keys, user, trusted, now)
+    return await _subscribe(conn, page, kind, address, components, push_keys, user, trusted, now)
+
+
+async def _subscribe(conn: Any, page: StatusPage, kind: str, address: str, components: list[int],
+                     push_keys: dict[str, str] | None, user: User | None, trusted: bool, now: datetime
+                     ) -> Subscribed:
+    confirmed = kind != "email" or trusted
+    existing = await Subscriber.filter(page_id=page.id, kind=kind, address=address).using_db(conn) \
+        .select_for_update().first()
+    if existing is None:
+        try:
+            subscriber = await Subscriber.create(
+                using_db=conn, page_id=page.id, kind=kind, address=address, push_keys=push_keys,
+                component_ids=components, nonce=_new_nonce(), user_id=user.id if user else None,
+                confirmed_at=now if confirmed else None)
+        except IntegrityError:  # someone subscribed the same address a moment ago: same answer as for them
             return Subscribed(kind)
-        updates: dict[str, Any] = {"component_ids": components}
-        if kind == "push":
-            updates["push_keys"] = push_keys
-        if confirmed and existing.confirmed_at is None:
-            updates["confirmed_at"] = now
-        if user is not None:
-            updates["user_id"] = user.id
-        await Subscriber.filter(id=existing.id).using_db(conn).update(**updates)
-        if kind == "email" and not confirmed and _may_resend(existing, now):
-            await _send_confirmation(existing, page, components, now, conn)
-        return _answer(existing, page)
+        if not confirmed:
+            await _send_confirmation(subscriber, page, components, now, conn)
+        return _answer(subscriber, page)
+    if kind == "email" and existing.confirmed_at is not None and not trusted:
+        # say nothing here; tell the address's owner where their subscription is
+        if _may_resend(existing, now):
+            subscription = links(existing, page.slug)
+            await _mail(existing, "subscriber.reminder", subscriber_mail.already_subscribed(
+                page.title, subscription.manage, subscription.unsubscribe), now, conn)
+            await Subscriber.filter(id=existing.id).using_db(conn).update(confirmation_sent_at=now)
+        return Subscribed(kind)
+    updates: dict[str, Any] = {"component_ids": components}
+    if kind == "push":
+        updates["push_keys"] = push_keys
+    if confirmed and existing.confirmed_at is None:
+        updates["confirmed_at"] = now
+    if user is not None:
+        updates["user_id"] = user.id
+    await Subscriber.filter(id=existing.id).using_db(conn).update(**updates)
+    if kind == "email" and not confirmed and _may_resend(existing, now):
+        await _send_confirmation(existing, page, components, now, conn)
+    return _answer(existing, page)
 
 
 def _answer(subscriber: Subscriber, page: StatusPage) -> Subscribed:
@@ -417,6 +428,27 @@ async def export_csv(actor: Actor, page_id: int | None = None) -> str:
 def _csv_safe(text: str) -> str:
     # a cell starting with = + - @ runs as a formula in spreadsheet programs (CSV injection)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def add_subscriber(actor: Actor, page: StatusPage, *, kind: str, address: str,
+                         component_ids: Iterable[Any] = (), skip_confirmation: bool = False
+                         ) -> tuple[Subscriber, bool]:
+    """An administrator adds a subscriber (audited): an e-mail address still gets the confirmation mail unless
+    ``skip_confirmation`` (the administrator vouches for it, as when importing a list). Returns the subscriber and
+    whether it is new."""
+    async with change(actor, "subscriber.manage") as ch:
+        if not await scope.page_in_scope(actor, page.id, ch.conn):
+            raise NotFound(f"No status page with id {page.id}.")
+        normal = str(address or "").strip()
+        normal = normal.lower() if kind == "email" else normal
+        before = await Subscriber.filter(page_id=page.id, kind=kind, address=normal).using_db(ch.conn).first()
+        await subscribe(page, kind=kind, address=address, component_ids=component_ids,
+                        vouched=skip_confirmation or kind != "email", conn=ch.conn)
+        row = await Subscriber.get(page_id=page.id, kind=kind, address=normal).using_db(ch.conn)
+        await ch.audit("subscriber.add", "subscriber", row.id, {
+            "kind": {"old": None, "new": kind}, "address": {"old": None, "new": normal},
+            "page_id": {"old": None, "new": page.id}, "confirmed": {"old": None, "new": row.confirmed_at is not None}})
+    return row, before is None
 
 
 async def remove_subscriber(actor: Actor, subscriber_id: int) -> None:

@@ -76,7 +76,10 @@
       const registration = await navigator.serviceWorker.getRegistration('/');
       return registration && registration.pushManager.getSubscription();
     };
-    const render = (sub) => { button.textContent = sub ? 'Stop notifications' : label; };
+    const render = (sub) => {  // touch the page only when the label changes: no layout work on a plain visit
+      const text = sub ? 'Stop notifications' : label;
+      if (button.textContent !== text) button.textContent = text;
+    };
     render(await current().catch(() => null));
 
     button.addEventListener('click', async () => {

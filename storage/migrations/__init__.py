@@ -130,9 +130,10 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "monitors, their events, heartbeats and minute/hour/day rollups", _then(
         _create_missing_tables, _timeseries_tables)),
     Migration(7, "notification channels, the outbox of events and deliveries", _create_missing_tables),
-    Migration(8, "public subscribers; deliveries to subscribers; channel component filters and rules", _then(
+    Migration(8, "public subscribers; deliveries to subscribers; channel filters and rules; notice marks", _then(
         _add_columns("channels", [("component_ids", "JSON", "'[]'"), ("options", "JSON", "'{}'")]),
         _create_missing_tables, _deliveries_to_subscribers)),
+    Migration(9, "custom metrics and their data points", _create_missing_tables),
     # Add new migrations here. A new table can reuse _create_missing_tables; a new column needs
     # "ALTER TABLE ... ADD COLUMN ..." valid on both SQLite and PostgreSQL (see docs/database.md).
 ]

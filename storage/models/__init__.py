@@ -4,6 +4,7 @@ from storage.models.audit import AuditEntryRow, AuditHead
 from storage.models.incidents import Incident, IncidentComponent, IncidentTemplate, IncidentUpdate
 from storage.models.maintenance import Maintenance, MaintenanceComponent, MaintenanceUpdate
 from storage.models.meta import SchemaVersion
+from storage.models.metrics import Metric, MetricPoint
 from storage.models.monitors import Monitor, MonitorEvent
 from storage.models.notify import Channel, Delivery, NoticeMark, OutboxEvent, Subscriber
 from storage.models.pages import Component, ComponentGroup, Placement, StatusPage
@@ -15,6 +16,7 @@ MODEL_MODULES = [
     "storage.models.incidents",
     "storage.models.maintenance",
     "storage.models.meta",
+    "storage.models.metrics",
     "storage.models.monitors",
     "storage.models.notify",
     "storage.models.pages",
@@ -41,6 +43,8 @@ __all__ = [
     "Maintenance",
     "MaintenanceComponent",
     "MaintenanceUpdate",
+    "Metric",
+    "MetricPoint",
     "Monitor",
     "MonitorEvent",
     "NoticeMark",

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.api import management, monitors, problems, public
+from app.api import custom_metrics, management, monitors, problems, public
 from app.auth import Actor
 from app.services import apikeys, users
 from tests.api.management_client import Api
@@ -26,6 +26,7 @@ async def api(beacon_sqlite) -> AsyncIterator[Api]:
     problems.install(app)
     app.include_router(public.router)
     app.include_router(monitors.push_router)
+    app.include_router(custom_metrics.public_router)
     management.include(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
         yield Api(http, admin_key, read_only_key)

@@ -6,14 +6,14 @@ The routes are tested on a FastAPI app built here from the routers (PITFALLS.md:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from app.auth import Actor
 from app.runtime import state
-from app.services import components, pages, users
+from app.services import components, incidents, maintenance, pages, users
 from tests.conftest import settle
 
 SYSTEM = Actor.system("test")
@@ -70,6 +70,43 @@ async def test_summary_json_has_the_statuspage_shape(client: httpx.AsyncClient):
     assert rows["Buckets"]["group_id"] == str(group.id)
     assert rows["Storage"]["group"] is True
     assert rows["Storage"]["components"] == [str(buckets.id)]
+
+
+INCIDENT_KEYS = {"id", "name", "status", "impact", "created_at", "updated_at", "monitoring_at", "resolved_at",
+                 "started_at", "shortlink", "page_id", "incident_updates", "components"}
+UPDATE_KEYS = {"id", "status", "body", "incident_id", "created_at", "updated_at", "display_at",
+               "affected_components"}
+
+
+async def test_incidents_and_maintenance_carry_every_field_of_the_contract(client: httpx.AsyncClient):
+    """CONTRACT.md "Statuspage-compatible JSON", field by field: incidents with their updates and components, and
+    maintenances with ``scheduled_for`` and ``scheduled_until`` besides."""
+    page, api, _, _ = await _acme_with_components()
+    incident = await incidents.create_incident(SYSTEM, page=page.id, name="API down", impact="MAJOR", body="Looking.",
+                                               components={api.id: "MAJOR_OUTAGE"})
+    await incidents.post_update(SYSTEM, incident.id, status="MONITORING", body="Fix deployed.")
+    start = datetime.now(UTC) + timedelta(days=1)
+    await maintenance.schedule_maintenance(SYSTEM, page=page.id, name="Upgrade", starts_at=start,
+                                           ends_at=start + timedelta(hours=1), components=[api.id])
+    await settle()
+    body = (await client.get("/status/acme/api/v2/summary.json")).json()
+    [listed] = body["incidents"]
+    assert set(listed) >= INCIDENT_KEYS
+    assert (listed["id"], listed["name"], listed["status"], listed["impact"]) == (
+        str(incident.id), "API down", "monitoring", "critical")
+    assert listed["page_id"] == str(page.id) and listed["shortlink"].endswith(f"/status/acme/incidents/{incident.id}")
+    assert listed["resolved_at"] is None and _has_offset(listed["monitoring_at"])
+    assert all(_has_offset(listed[k]) for k in ("created_at", "updated_at", "started_at"))
+    assert [c["id"] for c in listed["components"]] == [str(api.id)]
+    assert [u["status"] for u in listed["incident_updates"]] == ["monitoring", "investigating"]
+    for update in listed["incident_updates"]:
+        assert set(update) >= UPDATE_KEYS and update["incident_id"] == str(incident.id)
+        assert all(_has_offset(update[k]) for k in ("created_at", "updated_at", "display_at"))
+    [planned] = body["scheduled_maintenances"]
+    assert set(planned) >= INCIDENT_KEYS | {"scheduled_for", "scheduled_until"}
+    assert planned["status"] == "scheduled" and planned["name"] == "Upgrade"
+    assert datetime.fromisoformat(planned["scheduled_until"]) - datetime.fromisoformat(planned["scheduled_for"]) \
+        == timedelta(hours=1)
 
 
 async def test_summary_json_shows_a_status_change_once_settled(client: httpx.AsyncClient):

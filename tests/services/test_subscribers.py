@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -17,7 +16,6 @@ import httpx
 import pytest
 
 from app import config
-from app.api import subscribe as subscribe_routes
 from app.auth import Actor
 from app.notify.outbox import Outbox
 from app.services import components, incidents, pages, subscribers, teams, users
@@ -30,18 +28,8 @@ OWNER = Actor.system("test")
 
 
 @pytest.fixture
-async def http(beacon_sqlite) -> AsyncIterator[httpx.AsyncClient]:
-    from fastapi import FastAPI
-
-    from app.api import problems, public
-
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(public.router)
-    app.include_router(subscribe_routes.router)
-    subscribe_routes.FORM_LIMIT.reset()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client:
-        yield client
+def http(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return client  # tests/conftest.py: the public routes, the subscribe form included
 
 
 @pytest.fixture
