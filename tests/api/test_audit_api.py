@@ -35,7 +35,7 @@ async def test_entries_are_filtered_newest_first(api: Api):
     assert [e["action"] for e in about_two] == ["page.update", "page.create"]
     by_key = (await api.get("/api/v1/audit?actor=deploy bot")).json()
     assert {e["action"] for e in by_key} == {"page.create", "page.update"}
-    assert {e["action"] for e in (await api.get("/api/v1/audit?actor=test")).json()} == {"apikey.create"}
+    assert {e["action"] for e in (await api.get("/api/v1/audit?actor=system")).json()} == {"apikey.create"}
     since = created[1]["at"]
     window = (await api.http.get("/api/v1/audit", params={"since": since, "until": created[0]["at"]},
                                  headers=api.as_admin())).json()
