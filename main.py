@@ -6,6 +6,7 @@ JSON and health checks carry no session cookie and never build a NiceGUI client 
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from app.api import metrics as prometheus_metrics
 from app.api import monitors as monitors_api
 from app.api import subscribe as subscribe_routes
 from app.config import Settings
+from app.observability import RequestIdMiddleware, configure_logging
+from app.proxies import ForwardedHeadersMiddleware, parse_trusted
 
 FAVICON = "📡"
 
@@ -80,7 +83,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     ui.run_with(outer, mount_path="/", storage_secret=settings.secret, title="Beacon", favicon=FAVICON,
                 show_welcome_message=False, reconnect_timeout=10)
+    # added last, so outermost: the proxy's headers are read (or dropped) before anything else sees the request
+    outer.add_middleware(RequestIdMiddleware)
+    outer.add_middleware(ForwardedHeadersMiddleware, trusted=parse_trusted(settings.trusted_proxies))
     return outer
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(settings: Settings) -> None:
@@ -91,10 +101,14 @@ def serve(settings: Settings) -> None:
     # NiceGUI keeps sign-in sessions in files; they belong in the data folder, not the working directory
     Storage.path = (settings.data_dir / "sessions").resolve()
     ui_app.storage = Storage()
+    configure_logging(settings.log_format)
     outer = create_app(settings)
+    # uvicorn re-raises SIGTERM after its clean shutdown; exit 0 then (systemd and Docker read it as a clean stop)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     print(f"Beacon serving on http://{settings.host}:{settings.port}", flush=True)
+    # proxy_headers off: X-Forwarded-* are read in one place, from trusted proxies only (app/proxies.py)
     uvicorn.run(outer, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=3)
+                timeout_graceful_shutdown=3, proxy_headers=False, log_config=None)
 
 
 if __name__ == "__main__":

@@ -62,13 +62,16 @@ class Break:
         return f"audit entry {self.seq}: {self.reason}"
 
 
-def verify(entries: Iterable[StoredEntry], head: tuple[int, str] | None = None) -> Break | None:
+def verify(entries: Iterable[StoredEntry], head: tuple[int, str] | None = None,
+           anchor: tuple[int, str] | None = None) -> Break | None:
     """The first place where the chain does not hold, or None when it is intact.
 
     ``entries`` come in storage order (by row id); ``head`` is the recorded (seq, hash) of the newest entry.
+    ``anchor`` is the (seq, prev_hash) of the first entry kept after the older ones were pruned
+    (app/services/retention.py): the chain then starts at that seq and links to that hash instead of entry 1 and
+    GENESIS. An anchor that does not match the first stored entry is a break like any other.
     """
-    prev = GENESIS
-    expected_seq = 1
+    prev, expected_seq = (anchor[1], anchor[0]) if anchor is not None else (GENESIS, 1)
     last: StoredEntry | None = None
     for stored in entries:
         seq = stored.entry.seq
@@ -86,7 +89,8 @@ def verify(entries: Iterable[StoredEntry], head: tuple[int, str] | None = None) 
     if head is not None:
         head_seq, head_hash = head
         if last is None or last.entry.seq < head_seq:
-            return Break((last.entry.seq + 1) if last else 1, f"missing (the chain head records entry {head_seq})")
+            first = anchor[0] if anchor is not None else 1
+            return Break((last.entry.seq + 1) if last else first, f"missing (the chain head records entry {head_seq})")
         if last.entry.seq != head_seq or last.hash != head_hash:
             return Break(last.entry.seq, "does not match the recorded chain head")
     return None
@@ -183,15 +187,47 @@ def _stored(row: Any) -> StoredEntry:
     return StoredEntry(AuditEntry(**fields), row.prev_hash, row.hash)
 
 
+ANCHOR_KEY = "audit_anchor"  # InstallSetting: where the chain starts after pruning (app/services/retention.py)
+PRUNE_ACTION = "audit.prune"
+
+
+async def stored_anchor() -> dict[str, Any] | None:
+    """The pruning anchor ``{"seq", "prev_hash", "pruned_at", "pruned_count"}``, or None when nothing was pruned."""
+    from storage.models import InstallSetting
+
+    setting = await InstallSetting.filter(key=ANCHOR_KEY).first()
+    return setting.value if setting is not None and isinstance(setting.value, dict) else None
+
+
+def _anchor_pair(value: Any) -> tuple[int, str] | None:
+    try:
+        return int(value["seq"]), str(value["prev_hash"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 async def verify_stored() -> Break | None:
-    """Verify the chain as stored in the database."""
-    from storage.models import AuditEntryRow, AuditHead
+    """Verify the chain as stored in the database, from the pruning anchor when older entries were pruned."""
+    from storage.models import AuditEntryRow, AuditHead, InstallSetting
 
     rows = await AuditEntryRow.all().order_by("id")
     head = await AuditHead.filter(id=1).first()
     if head is None and rows:
         return Break(rows[-1].seq, "the chain head record is missing (entries after it may have been removed)")
-    return verify((_stored(r) for r in rows), (head.seq, head.hash) if head else None)
+    setting = await InstallSetting.filter(key=ANCHOR_KEY).first()
+    anchor = None
+    if setting is not None and setting.value is not None:
+        anchor = _anchor_pair(setting.value)
+        if anchor is None:
+            return Break(rows[0].seq if rows else 1, "the pruning anchor is unreadable")
+    broken = verify((_stored(r) for r in rows), (head.seq, head.hash) if head else None, anchor)
+    if broken is not None or anchor is None:
+        return broken
+    # the anchor sits outside the chain: the newest audit.prune entry (inside it, hashed) must record the same one
+    recorded = next((r for r in reversed(rows) if r.action == PRUNE_ACTION), None)
+    if recorded is None or _anchor_pair((recorded.changes or {}).get("anchor")) != anchor:
+        return Break(anchor[0], "the pruning anchor does not match the one the last audit.prune entry records")
+    return None
 
 
 async def verdict() -> tuple[bool, str]:
@@ -202,7 +238,9 @@ async def verdict() -> tuple[bool, str]:
     broken = await verify_stored()
     if broken is None:
         count = await AuditEntryRow.all().count()
-        return True, f"audit chain intact ({count} {'entry' if count == 1 else 'entries'})"
+        anchor = _anchor_pair(await stored_anchor())
+        since = f", from entry {anchor[0]}: older ones were pruned" if anchor is not None else ""
+        return True, f"audit chain intact ({count} {'entry' if count == 1 else 'entries'}{since})"
     return False, f"audit chain broken at {broken}"
 
 

@@ -1,5 +1,5 @@
 """Sub-commands of ``python main.py``: serve (default), audit verify, user create, apikey create,
-docs roles|monitors, demo."""
+docs roles|monitors, demo, export FILE, import FILE."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="roles: docs/roles.md from the permission table; monitors: docs/monitors.md from the kinds")
     docs.add_argument("--output", help="write here instead of docs/roles.md or docs/monitors.md")
     sub.add_parser("demo", help="load the demo status page", parents=[common])
+    export = sub.add_parser("export", help="write a full backup to FILE (JSON; a name ending in .gz is compressed)",
+                            parents=[common])
+    export.add_argument("file")
+    export.add_argument("--with-secrets", action="store_true",
+                        help="include channel secrets, monitor passwords and the SMTP password")
+    restore = sub.add_parser("import", help="load a backup into a new, empty database", parents=[common])
+    restore.add_argument("file")
     return parser
 
 
@@ -163,6 +170,14 @@ def main(argv: list[str], serve: Callable[[Settings], None]) -> int:
         work = lambda: _user_create(args.email, args.role, password)  # noqa: E731
     elif command == "apikey":
         work = lambda: _apikey_create(args.email, args.role, args.name, args.expires_days)  # noqa: E731
+    elif command == "export":
+        from app import backup
+
+        work = lambda: backup.cli_export(args.file, with_secrets=args.with_secrets)  # noqa: E731
+    elif command == "import":
+        from app import backup
+
+        work = lambda: backup.cli_import(args.file)  # noqa: E731
     else:
         work = _demo
     return asyncio.run(_with_database(settings, work))

@@ -38,6 +38,9 @@ class Settings:
     security_admin_key: str | None = None
     # when set, GET /metrics (Prometheus) asks for "Authorization: Bearer <token>"; it lists private pages too
     metrics_token: str | None = None
+    # reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (app/proxies.py); empty: nobody's
+    trusted_proxies: str = ""
+    log_format: str = "text"  # or "json": one JSON object per log line
     # Running inside pytest or CI: lets tests insist on services that are optional elsewhere.
     ci: bool = False
     # bench/public_flood.py only: > 0 adds GET /bench/raw answering this many fixed bytes, the baseline that the
@@ -75,6 +78,15 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
     raw_bytes_text = env.get("BEACON_BENCH_RAW_BYTES") or "0"
     if not raw_bytes_text.isdigit():
         raise SystemExit(f"BEACON_BENCH_RAW_BYTES must be a number of bytes, not {raw_bytes_text!r}")
+    try:
+        from app.proxies import parse_trusted
+
+        parse_trusted(env.get("BEACON_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise SystemExit(f"BEACON_TRUSTED_PROXIES: {exc}") from None
+    log_format = (env.get("BEACON_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise SystemExit(f"BEACON_LOG_FORMAT must be text or json, not {log_format!r}")
     numbers = {}
     for name, key, low in (("monitor_concurrency", "BEACON_MONITOR_CONCURRENCY", 1),
                            ("heartbeat_retention_days", "BEACON_HEARTBEAT_RETENTION_DAYS", 1)):
@@ -99,6 +111,8 @@ def from_environment(environ: dict[str, str] | None = None, argv: list[str] | No
         subscriber_private_urls=_flag(env.get("BEACON_SUBSCRIBER_PRIVATE_URLS"), False),
         security_admin_key=env.get("BEACON_SECURITY_ADMIN_KEY") or None,
         metrics_token=env.get("BEACON_METRICS_TOKEN") or None,
+        trusted_proxies=env.get("BEACON_TRUSTED_PROXIES", ""),
+        log_format=log_format,
         ci=_flag(env.get("CI"), False),
         bench_raw_bytes=int(raw_bytes_text),
     )

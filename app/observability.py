@@ -70,14 +70,16 @@ def _value(text: str) -> Any:
 
 def message_fields(message: str) -> dict[str, Any]:
     """``"outbox.delivery_failed delivery=41 dead=False error=No answer"`` →
-    ``{"event": "outbox.delivery_failed", "delivery": 41, "dead": False, "error": "No answer"}``."""
+    ``{"event": "outbox.delivery_failed", "delivery": 41, "dead": False, "error": "No answer"}``. A key that is
+    a field of every line already (``message``, ``level``, ``time``, ...) gets a ``_`` appended."""
     fields: dict[str, Any] = {}
     head = message.split(" ", 1)[0]
     if _EVENT.fullmatch(head):
         fields["event"] = head
     if "=" in message:
         for key, value in _PAIR.findall(message):
-            if key not in _RESERVED and key not in fields:
+            key = f"{key}_" if key in _RESERVED else key  # message=… must not replace the message
+            if key not in fields:
                 fields[key] = _value(value)
     return fields
 

@@ -15,6 +15,7 @@ from app.snapshot import store
 from storage.db import close_database, dialect, open_database
 
 log = logging.getLogger(__name__)
+OUTBOX_GRACE_SECONDS = 4.0  # the delivery in flight may finish within this at shutdown
 
 
 # How often to look for writes made by another process (the CLI, a second Beacon on the same database).
@@ -116,14 +117,16 @@ async def stop() -> None:
         state.watcher = None
     store.stop_rollover()
     from app.maintenance_timer import timer
-    from app.services.monitor_engine import engine
-
-    await engine.stop()
     from app.notify.outbox import outbox
+    from app.services.monitor_engine import engine
     from app.services.notices import notices
 
-    await notices.stop()
-    await outbox.stop()
+    # side by side, so that their waits do not add up: SIGTERM to exit stays within 10 s (docs/deploy.md)
+    results = await asyncio.gather(engine.stop(), notices.stop(), outbox.stop(grace=OUTBOX_GRACE_SECONDS),
+                                   return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            log.error("runtime.stop_failed", exc_info=result)
 
     timer.stop()
     await bus.drain()

@@ -741,7 +741,7 @@ class SnapshotStore:
         return next((s for s in self.by_id.values() if s.page.slug == slug), None)
 
     def by_domain(self, host: str) -> PageSnapshot | None:
-        host = host.split(":")[0].lower()
+        host = host.split(":")[0].lower().rstrip(".")  # "status.acme.com." is the same name
         return next((s for s in self.by_id.values() if s.page.custom_domain == host), None)
 
     def default(self) -> PageSnapshot | None:

@@ -101,13 +101,14 @@ def test_message_fields():
     assert message_fields("runtime.stopped") == {"event": "runtime.stopped"}
     assert message_fields("monitors.started count=3 active=2") == {"event": "monitors.started", "count": 3,
                                                                    "active": 2}
-    # a value runs to the next " key=": spaces and '=' inside a value survive; reserved names are not overwritten
+    # a value runs to the next " key=": spaces and '=' inside a value survive; names of the line's own fields
+    # get a "_" appended rather than replacing them
     assert message_fields("x.y url=http://h/?a=b level=9 took=0.25 note=a b c") == {
-        "event": "x.y", "url": "http://h/?a=b", "took": 0.25, "note": "a b c"}
+        "event": "x.y", "url": "http://h/?a=b", "level_": 9, "took": 0.25, "note": "a b c"}
     assert message_fields("Started server process [12]") == {}
     # %r-quoted values lose their quotes and may hold " key=" themselves
     assert message_fields("monitor.state_changed id=1 name='Fast \\'one\\'' old=pending message='a b=c' n=2") == {
-        "event": "monitor.state_changed", "id": 1, "name": "Fast 'one'", "old": "pending", "message": "a b=c",
+        "event": "monitor.state_changed", "id": 1, "name": "Fast 'one'", "old": "pending", "message_": "a b=c",
         "n": 2}
 
 

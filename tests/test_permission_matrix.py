@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app import backup
 from app.api import management, problems
 from app.auth import PERMISSIONS, Actor, allowed
 from app.enums import Role
@@ -196,6 +197,7 @@ SERVICE_CALLS: dict[str, Callable[[Actor, World], Awaitable[Any]]] = {
     "apikey.revoke": _revoke_own_key,
     "account.update": lambda a, w: signin.begin_totp(a),
     "settings.update": lambda a, w: signin.set_required_2fa_role(a, None),
+    "backup.export": lambda a, w: backup.export_for(a),
 }
 
 
@@ -208,9 +210,9 @@ CHECKED_ELSEWHERE = {
                           "(tests/services/test_users.py)",
 }
 # Actions about the actor's own account or the install, not about a team's page: an outsider is just a MEMBER.
-NOT_ABOUT_A_PAGE = {"page.create", "template.manage", "channel.manage", "user.create", "user.create_owner",
-                    "user.invite", "user.update", "user.delete", "team.manage", "apikey.create", "apikey.revoke",
-                    "account.update", "settings.update"}
+NOT_ABOUT_A_PAGE = {"backup.export", "page.create", "template.manage", "channel.manage", "user.create",
+                    "user.create_owner", "user.invite", "user.update", "user.delete", "team.manage", "apikey.create",
+                    "apikey.revoke", "account.update", "settings.update"}
 
 
 def test_every_action_is_in_the_matrix():

@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from app import history, html
 from app.api import metrics, statuspage
+from app.observability import health
 from app.runtime import state
 from app.services import subscribers
 from app.snapshot import IncidentView, MaintenanceView, PageSnapshot, fetch_incidents, fetch_maintenances, store
-from storage.db import ping
 
 router = APIRouter()
 
@@ -132,9 +132,17 @@ JSON_DOCUMENTS: dict[str, Callable[[PageSnapshot], Any]] = {
 
 @router.get("/healthz", include_in_schema=False)
 async def healthz() -> Response:
-    if await ping():
-        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
-    return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
+    """200 ``{"status": "ok", "checks": {...}}``, or 503 naming the failing part (app/observability.py)."""
+    code, body = await health()
+    return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/_beacon/tls-allowed", include_in_schema=False)
+async def tls_allowed(domain: str = "") -> Response:
+    """Caddy's on-demand TLS asks here before getting a certificate for a name (docs/deploy.md): only the custom
+    domains of pages get one, so nobody can make the server request certificates for arbitrary names."""
+    known = bool(domain) and store.by_domain(domain.strip().rstrip(".").lower()) is not None
+    return Response(status_code=200 if known else 404, headers={"Cache-Control": "no-store"})
 
 
 # The routes a flood hits are plain Starlette routes, not FastAPI ones: they need no parameter validation or

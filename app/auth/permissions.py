@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, Role] = {
     "apikey.revoke": Role.READ_ONLY,  # one's own keys; an admin may revoke anyone's (checked in the service)
     "account.update": Role.READ_ONLY,  # one's own password and two-factor sign-in
     "settings.update": Role.OWNER,  # install-wide settings, e.g. which roles must use two-factor sign-in
+    "backup.export": Role.OWNER,  # download the full export (every page, user hashes, the audit chain)
     "audit.view": Role.ADMIN,
 }
 

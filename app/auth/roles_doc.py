@@ -62,6 +62,7 @@ DESCRIPTIONS: dict[str, str] = {
                      "higher role than its account",
     "apikey.revoke": "revoke one's own API keys (an admin: anyone's)",
     "account.update": "change one's own password and two-factor sign-in",
+    "backup.export": "download a full backup of the install (pages, users' password hashes, the audit chain)",
     "settings.update": "change install-wide settings, e.g. which roles must use two-factor sign-in",
     "audit.view": "read, filter, export and verify the audit trail",
 }

@@ -210,7 +210,7 @@ async def test_healthz_reports_ok_while_the_database_answers(client: httpx.Async
     response = await client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok" and response.json()["checks"]["database"] == "ok"
     assert "set-cookie" not in response.headers
 
 
@@ -270,3 +270,12 @@ async def test_browsers_get_the_page_gzipped_and_its_etag_revalidates(client: ht
     assert zipped.headers["etag"] != plain.headers["etag"]
     assert "Accept-Encoding" in zipped.headers["vary"]
     assert again.status_code == 304
+
+
+async def test_caddy_may_get_certificates_only_for_the_custom_domains_of_pages(client: httpx.AsyncClient):
+    page = await _page("acme")
+    await pages.update_page(SYSTEM, page.id, custom_domain="status.acme.com")
+    await settle()
+    for name, expected in (("status.acme.com", 200), ("STATUS.acme.com.", 200), ("evil.example.com", 404), ("", 404)):
+        answer = await client.get("/_beacon/tls-allowed", params={"domain": name})
+        assert answer.status_code == expected, name
