@@ -38,6 +38,7 @@ def register_pages() -> None:
     import pages.admin.monitors  # noqa: F401
     import pages.admin.notifications  # noqa: F401
     import pages.admin.page_editor  # noqa: F401
+    import pages.admin.settings  # noqa: F401
     import pages.admin.structure  # noqa: F401
     import pages.admin.subscribers  # noqa: F401
     import pages.admin.teams  # noqa: F401

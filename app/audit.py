@@ -199,7 +199,8 @@ async def stored_anchor() -> dict[str, Any] | None:
     return setting.value if setting is not None and isinstance(setting.value, dict) else None
 
 
-def _anchor_pair(value: Any) -> tuple[int, str] | None:
+def anchor_pair(value: Any) -> tuple[int, str] | None:
+    """The (seq, prev_hash) of a stored anchor, for ``verify``; None when it is not one."""
     try:
         return int(value["seq"]), str(value["prev_hash"])
     except (KeyError, TypeError, ValueError):
@@ -217,7 +218,7 @@ async def verify_stored() -> Break | None:
     setting = await InstallSetting.filter(key=ANCHOR_KEY).first()
     anchor = None
     if setting is not None and setting.value is not None:
-        anchor = _anchor_pair(setting.value)
+        anchor = anchor_pair(setting.value)
         if anchor is None:
             return Break(rows[0].seq if rows else 1, "the pruning anchor is unreadable")
     broken = verify((_stored(r) for r in rows), (head.seq, head.hash) if head else None, anchor)
@@ -225,7 +226,7 @@ async def verify_stored() -> Break | None:
         return broken
     # the anchor sits outside the chain: the newest audit.prune entry (inside it, hashed) must record the same one
     recorded = next((r for r in reversed(rows) if r.action == PRUNE_ACTION), None)
-    if recorded is None or _anchor_pair((recorded.changes or {}).get("anchor")) != anchor:
+    if recorded is None or anchor_pair((recorded.changes or {}).get("anchor")) != anchor:
         return Break(anchor[0], "the pruning anchor does not match the one the last audit.prune entry records")
     return None
 
@@ -238,7 +239,7 @@ async def verdict() -> tuple[bool, str]:
     broken = await verify_stored()
     if broken is None:
         count = await AuditEntryRow.all().count()
-        anchor = _anchor_pair(await stored_anchor())
+        anchor = anchor_pair(await stored_anchor())
         since = f", from entry {anchor[0]}: older ones were pruned" if anchor is not None else ""
         return True, f"audit chain intact ({count} {'entry' if count == 1 else 'entries'}{since})"
     return False, f"audit chain broken at {broken}"

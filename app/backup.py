@@ -588,7 +588,10 @@ def _check_audit_chain(data: dict[str, list[dict[str, Any]]]) -> None:
                                     r["prev_hash"], r["hash"]) for r in entries]
     except TypeError as exc:
         raise BackupError(f"table audit_entries: {exc}") from exc
-    broken = audit.verify(stored, (heads[0]["seq"], heads[0]["hash"]) if heads else None)
+    # a trail pruned by retention starts at its anchor (app/services/retention.py)
+    anchors = [r.get("value") for r in data.get("install_settings", []) if r.get("key") == audit.ANCHOR_KEY]
+    anchor = audit.anchor_pair(anchors[0]) if anchors and anchors[0] else None
+    broken = audit.verify(stored, (heads[0]["seq"], heads[0]["hash"]) if heads else None, anchor)
     if broken is not None:
         raise BackupError(f"the audit trail in the file does not verify ({broken}); the file was changed or "
                           "damaged after the export")

@@ -22,7 +22,8 @@ NAV = (("Dashboard", "/admin", None), ("Incidents", "/admin/incidents", None),
        ("Maintenance", "/admin/maintenance", None), ("Monitors", "/admin/monitors", None),
        ("Notifications", "/admin/notifications", "channel.manage"),
        ("Subscribers", "/admin/subscribers", "subscriber.manage"), ("Users", "/admin/users", "user.invite"),
-       ("Teams", "/admin/teams", "team.manage"), ("Audit", "/admin/audit", "audit.view"))
+       ("Teams", "/admin/teams", "team.manage"), ("Audit", "/admin/audit", "audit.view"),
+       ("Settings", "/admin/settings", "settings.update"))
 
 
 @contextmanager

@@ -41,8 +41,9 @@ MAX_DELAY_SECONDS = 3600.0
 POLL_SECONDS = 1.0
 # an event the page's snapshot does not show yet is tried again for this long, then delivered without that page
 SNAPSHOT_WAIT_SECONDS = 30.0
-# dispatched events are kept a week, sent deliveries a month (failed and dead ones until a person acts)
-EVENT_DAYS, SENT_DAYS = 7, 30
+# dispatched events are kept a week; sent deliveries as long as the retention setting says (default a month;
+# app/services/retention.py); failed and dead ones until a person acts
+EVENT_DAYS = 7
 PRUNE_EVERY_SECONDS = 3600.0
 LEADER_POLL_SECONDS = 5.0  # how soon a standby process notices that the delivering one stopped
 
@@ -409,8 +410,10 @@ class Outbox:
     async def prune(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         await OutboxEvent.filter(dispatched_at__lt=now - timedelta(days=EVENT_DAYS)).delete()
-        await Delivery.filter(status="sent", sent_at__lt=now - timedelta(days=SENT_DAYS)).delete()
-        from app.services import subscribers
+        from app.services import retention, subscribers
+
+        sent_days = (await retention.current()).delivery_days  # the owner may change it in the UI
+        await Delivery.filter(status="sent", sent_at__lt=now - timedelta(days=sent_days)).delete()
 
         await subscribers.prune_unconfirmed(now)
 

@@ -510,6 +510,9 @@ class Engine:
 
     async def prune(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
+        from app.services import retention
+
+        self.retention_days = (await retention.current()).heartbeat_days  # the owner may change it in the UI
         async with in_transaction() as conn:
             await ts.prune(conn, heartbeats_before_ms=int((now - self.retention_days * 86_400) * 1000),
                            minute_before=int(now - MINUTE_ROLLUP_DAYS * 86_400),

@@ -118,6 +118,12 @@ class Notices:
                     await metrics.prune_points()
                 except Exception:
                     log.exception("notices.prune_failed")
+                try:
+                    from app.services import retention
+
+                    await retention.prune_audit()
+                except Exception:
+                    log.exception("notices.audit_prune_failed")
             try:
                 async with asyncio.timeout(self.interval):
                     await self._stopping.wait()
