@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(PY) main.py demo
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -n 3 --dist loadfile -q
 
 # Outage-day flood of the public status page (issue 3): prints the figures and writes them with the method into
 # docs/benchmarks.md. Takes about 2 × BENCH_SECONDS + 30 s; uses wrk when installed (apt-get install wrk).
