@@ -77,11 +77,12 @@ def chart_svg(buckets: Sequence[Bucket], *, title: str, since: datetime, until: 
         parts.append(f'<polyline class="l" points="{coords}"/>')
         summary = f"low {format_value(low, decimals, suffix)} · high {format_value(high, decimals, suffix)}"
         parts.append(f'<text x="{width - pad_right}" y="16" text-anchor="end">{e(summary)}</text>')
-    parts.append(f'<text x="{pad_left}" y="{height - 4}">{e(_label(since))}</text>')
-    parts.append(f'<text x="{width - pad_right}" y="{height - 4}" text-anchor="end">{e(_label(until))}</text>')
+    short = width < 480  # a phone's chart: the times without the date
+    parts.append(f'<text x="{pad_left}" y="{height - 4}">{e(_label(since, short))}</text>')
+    parts.append(f'<text x="{width - pad_right}" y="{height - 4}" text-anchor="end">{e(_label(until, short))}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
-def _label(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%d %b %H:%M UTC")
+def _label(moment: datetime, short: bool = False) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC" if short else "%d %b %H:%M UTC")

@@ -158,11 +158,14 @@ async def get_points(metric_id: RowId, actor: Key, range: RangeName = "day") -> 
 # --- the public chart ------------------------------------------------------------------------------------------
 
 CHART_SECONDS = 60.0  # a chart is drawn at most once a minute, however many visitors look
-_charts: dict[tuple[int, str], tuple[float, bytes]] = {}
+# drawn at the size it is shown, so that its text stays readable on a phone (an <img> scales its text with it)
+WIDE, NARROW = 640, 360
+_charts: dict[tuple[int, str, int], tuple[float, bytes]] = {}
 
 
 @public_router.get("/status/{slug}/metrics/{metric_id}.svg", include_in_schema=False)
-async def chart(request: Request, slug: str, metric_id: int, range: str = "day") -> Response:  # noqa: A002
+async def chart(request: Request, slug: str, metric_id: int, range: str = "day",  # noqa: A002
+                w: int = WIDE) -> Response:
     snapshot = _visible(slug)
     view = next((m for m in snapshot.metrics if m.id == metric_id), None) if snapshot else None
     if snapshot is None or view is None:
@@ -170,7 +173,9 @@ async def chart(request: Request, slug: str, metric_id: int, range: str = "day")
     if range not in metric_chart.RANGES:
         return Response(f"range must be one of {', '.join(metric_chart.RANGES)}", status_code=400,
                         media_type="text/plain")
-    key = (metric_id, range)
+    if w not in (WIDE, NARROW):
+        return Response(f"w must be {WIDE} or {NARROW}", status_code=400, media_type="text/plain")
+    key = (metric_id, range, w)
     cached = _charts.get(key)
     if cached is None or time.monotonic() - cached[0] > CHART_SECONDS:
         metric = await Metric.get_or_none(id=metric_id)
@@ -181,7 +186,7 @@ async def chart(request: Request, slug: str, metric_id: int, range: str = "day")
         except Invalid:
             return _not_found()
         body = metric_chart.chart_svg(buckets, title=view.name, since=since, until=until, decimals=view.decimals,
-                                      suffix=view.suffix).encode()
+                                      suffix=view.suffix, width=w, height=140 if w == WIDE else 120).encode()
         cached = _charts[key] = (time.monotonic(), body)
         if len(_charts) > 10_000:
             _charts.clear()

@@ -39,6 +39,9 @@ async def test_a_metric_is_defined_fed_read_back_and_charted_on_the_page(api: Ap
     assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
     assert "140.5 ms" in chart.text and "<polyline" in chart.text
     assert (await api.http.get(f"/status/acme/metrics/{metric['id']}.svg?range=year")).status_code == 400
+    narrow = await api.http.get(f"/status/acme/metrics/{metric['id']}.svg?w=360")  # what a phone's page asks for
+    assert narrow.status_code == 200 and 'width="360"' in narrow.text and "140.5 ms" in narrow.text
+    assert (await api.http.get(f"/status/acme/metrics/{metric['id']}.svg?w=500")).status_code == 400
 
 
 async def test_a_hidden_metric_is_not_on_the_page_and_its_chart_is_404(api: Api):
