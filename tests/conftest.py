@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -62,12 +63,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path / 'test.sqlite3'}"
         return
+    async with fresh_postgres() as url:
+        yield url
+
+
+@asynccontextmanager
+async def fresh_postgres(prefix: str = "beacon_test") -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; skips the test when PostgreSQL is unreachable,
+    except under CI=true where it must run."""
     problem = await postgres_problem()
     if problem:
         if IN_CI:
             pytest.fail(f"CI=true requires PostgreSQL: {problem}")
         pytest.skip(problem)
-    name = f"beacon_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await _pg_admin()
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()

@@ -7,7 +7,6 @@ import copy
 import gzip
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -41,7 +40,7 @@ from app.snapshot import load
 from storage import timeseries as ts
 from storage.db import close_database, open_database
 from storage.models import DailyUptime, StatusPage
-from tests.conftest import IN_CI, _pg_admin, postgres_problem, settle
+from tests.conftest import fresh_postgres, settle
 from tests.images import png
 
 OWNER = Actor.system("test")
@@ -54,23 +53,11 @@ LOGO = png(4, 4, (200, 30, 30))
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; skipped when PostgreSQL is unreachable (not in CI)."""
-    problem = await postgres_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"CI=true requires PostgreSQL: {problem}")
-        pytest.skip(problem)
-    name = f"beacon_backup_{uuid.uuid4().hex[:12]}"
-    admin = await _pg_admin()
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    try:
-        yield f"postgres://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await close_database()
-        admin = await _pg_admin()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres("beacon_backup") as url:
+        try:
+            yield url
+        finally:
+            await close_database()  # the test may leave it open on this database: let it be dropped
 
 
 def _use(settings, folder: Path, url: str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -98,11 +98,19 @@ async def subscribe(request: Request, slug: str) -> Response:
                  manage_url=done.manage_url, manage_text="Manage this webhook subscription")
 
 
-async def _token_page(slug: str, subscriber: Subscriber | None) -> PageSnapshot | None:
-    """The snapshot of the page a link's subscriber belongs to, if the link's page is that one."""
-    if subscriber is None or subscriber.page.slug != slug:  # type: ignore[attr-defined]
-        return None
-    return store.get(subscriber.page_id)  # type: ignore[attr-defined]
+class _Link(NamedTuple):
+    snapshot: PageSnapshot
+    subscriber: Subscriber
+
+
+def _linked(slug: str, subscriber: Subscriber | None) -> _Link | Response:
+    """The page and subscriber a mail's link names, or the answer that the link no longer works. A link works only
+    under its own page's slug."""
+    if subscriber is not None and subscriber.page.slug == slug:  # type: ignore[attr-defined]
+        snapshot = store.get(subscriber.page_id)  # type: ignore[attr-defined]
+        if snapshot is not None:
+            return _Link(snapshot, subscriber)
+    return _invalid_link(store.by_slug(slug))
 
 
 def _invalid_link(snapshot: PageSnapshot | None) -> Response:
@@ -116,27 +124,21 @@ def _invalid_link(snapshot: PageSnapshot | None) -> Response:
 
 @router.get("/status/{slug}/confirm/{token}", include_in_schema=False)
 async def confirm_question(slug: str, token: str) -> Response:
-    from app.notify import tokens
-
-    claim = tokens.read(token)
-    subscriber = None
-    if claim is not None and claim.expires is not None:
-        subscriber = await Subscriber.get_or_none(id=claim.subscriber_id).prefetch_related("page")
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None:
-        return _invalid_link(store.by_slug(slug))
-    return _page(snapshot, view="confirm", heading="Confirm your subscription",
+    found = _linked(slug, await subscribers.to_confirm(token))
+    if isinstance(found, Response):
+        return found
+    return _page(found.snapshot, view="confirm", heading="Confirm your subscription",
                  action=f"/status/{slug}/confirm/{token}",
-                 question=f"Send updates from {snapshot.page.title} to {subscriber.address}?",  # type: ignore[union-attr]
+                 question=f"Send updates from {found.snapshot.page.title} to {found.subscriber.address}?",
                  button="Confirm subscription")
 
 
 @router.post("/status/{slug}/confirm/{token}", include_in_schema=False)
 async def confirm(slug: str, token: str) -> Response:
-    subscriber = await subscribers.confirm(token)
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None or subscriber is None:
-        return _invalid_link(store.by_slug(slug))
+    found = _linked(slug, await subscribers.confirm(token))
+    if isinstance(found, Response):
+        return found
+    snapshot, subscriber = found
     return _page(snapshot, view="message", heading="You are subscribed",
                  message=f"{subscriber.address} will get updates from {snapshot.page.title}. Every mail has a link "
                          "to change your choice or unsubscribe.",
@@ -145,11 +147,10 @@ async def confirm(slug: str, token: str) -> Response:
 
 @router.get("/status/{slug}/subscription/{token}", include_in_schema=False)
 async def manage(slug: str, token: str) -> Response:
-    subscriber = await subscribers.subscription(token)
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None or subscriber is None:
-        return _invalid_link(store.by_slug(slug))
-    return _manage_page(snapshot, subscriber, token)
+    found = _linked(slug, await subscribers.subscription(token))
+    if isinstance(found, Response):
+        return found
+    return _manage_page(*found, token)
 
 
 def _manage_page(snapshot: PageSnapshot, subscriber: Subscriber, token: str, status: int = 200,
@@ -163,10 +164,10 @@ def _manage_page(snapshot: PageSnapshot, subscriber: Subscriber, token: str, sta
 
 @router.post("/status/{slug}/subscription/{token}", include_in_schema=False)
 async def manage_save(request: Request, slug: str, token: str) -> Response:
-    subscriber = await subscribers.subscription(token)
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None or subscriber is None:
-        return _invalid_link(store.by_slug(slug))
+    found = _linked(slug, await subscribers.subscription(token))
+    if isinstance(found, Response):
+        return found
+    snapshot, subscriber = found
     form = await request.form()
     try:
         subscriber = await subscribers.choose_components(token, form.getlist("components"))
@@ -181,10 +182,10 @@ async def manage_save(request: Request, slug: str, token: str) -> Response:
 
 @router.get("/status/{slug}/unsubscribe/{token}", include_in_schema=False)
 async def unsubscribe_question(slug: str, token: str) -> Response:
-    subscriber = await subscribers.subscription(token)
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None or subscriber is None:
-        return _invalid_link(store.by_slug(slug))
+    found = _linked(slug, await subscribers.subscription(token))
+    if isinstance(found, Response):
+        return found
+    snapshot, subscriber = found
     return _page(snapshot, view="unsubscribe", heading="Unsubscribe", action=f"/status/{slug}/unsubscribe/{token}",
                  question=f"Stop sending updates from {snapshot.page.title} to {subscriber.address}?",
                  button="Unsubscribe")
@@ -194,15 +195,15 @@ async def unsubscribe_question(slug: str, token: str) -> Response:
 async def unsubscribe(slug: str, token: str) -> Response:
     """The button of the unsubscribe page, and mail apps' one-click unsubscribe (RFC 8058), which POSTs
     ``List-Unsubscribe=One-Click`` here without a person looking at any page."""
-    subscriber = await subscribers.subscription(token)
-    snapshot = await _token_page(slug, subscriber)
-    if snapshot is None or subscriber is None:
+    found = _linked(slug, await subscribers.subscription(token))
+    if isinstance(found, Response):
         # already gone: a second click, or the one-click request came first; saying so is not a leak
         fallback = store.by_slug(slug)
         if fallback is None:
             return _not_found()
         return _page(fallback, view="message", heading="Unsubscribed",
                      message="This address gets no more updates from this page.")
+    snapshot, subscriber = found
     await subscribers.unsubscribe(token)
     return _page(snapshot, view="message", heading="Unsubscribed",
                  message=f"{subscriber.address} gets no more updates from {snapshot.page.title}.",

@@ -299,6 +299,11 @@ async def _send_confirmation(subscriber: Subscriber, page: StatusPage, component
     await Subscriber.filter(id=subscriber.id).using_db(conn).update(confirmation_sent_at=now)
 
 
+async def to_confirm(token: str, now: datetime | None = None) -> Subscriber | None:
+    """The subscriber a (valid, unexpired) confirmation link names, without confirming yet; None otherwise."""
+    return await _by_token(token, confirm=True, now=now)
+
+
 async def confirm(token: str, now: datetime | None = None) -> Subscriber | None:
     """Confirm the e-mail subscription of a (valid, unexpired) confirmation link; None for any other link."""
     now = now or datetime.now(UTC)

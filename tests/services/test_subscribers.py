@@ -290,3 +290,18 @@ async def test_subscribing_checks_each_field(acme):
     with pytest.raises(Invalid) as caught:
         await subscribers.subscribe(page, kind="email", address="ann@example.org", component_ids=["x"])
     assert set(caught.value.errors) == {"components"}
+
+
+async def test_a_forged_link_shows_nobody_s_address(acme, http):
+    page, _, _ = acme
+    await subscribers.subscribe(page, kind="email", address="secret-person@example.org")
+    subscriber = await Subscriber.get()
+    expires = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    for path in (f"/status/acme/confirm/{subscriber.id}.{expires}.forged",
+                 f"/status/acme/subscription/{subscriber.id}.forged", f"/status/acme/unsubscribe/{subscriber.id}.x"):
+        answer = await http.get(path)
+        assert answer.status_code == 404 and "secret-person" not in answer.text, path
+        assert "This link no longer works" in answer.text
+    good = path_of(subscribers.confirm_link(subscriber, "acme", datetime.now(UTC)))
+    assert (await http.get(good.replace("/acme/", "/other/"))).status_code == 404  # only under its own page
+    assert "secret-person@example.org" in (await http.get(good)).text
