@@ -150,6 +150,23 @@ def mask_secrets(changes: Any) -> Any:
 _PG_LOCK_KEY = 0x6265_6163  # "beac"
 
 
+# The seqs this process appended and committed, so that the watcher for other processes' writes
+# (app/runtime.py) can tell on PostgreSQL whether a moved chain head was someone else's doing.
+_committed_here: set[int] = set()
+
+
+def note_committed(seqs: Iterable[int]) -> None:
+    _committed_here.update(seqs)
+
+
+def written_elsewhere(last: int, head: int) -> bool:
+    """Whether any entry after ``last`` up to ``head`` was appended by another process (and forget ours up to
+    ``head``)."""
+    others = any(seq not in _committed_here for seq in range(last + 1, head + 1))
+    _committed_here.difference_update([s for s in _committed_here if s <= head])
+    return others
+
+
 async def append(conn: Any, *, actor: Any, action: str, entity_type: str, entity_id: Any,
                  changes: dict[str, Any], severity: str = "info") -> AuditEntry:
     """Append one entry inside the caller's transaction ``conn``."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tortoise import connections
 
-from app import events
+from app import audit, events
 from app.config import Settings
 from app.events import bus
 from app.snapshot import store
@@ -62,8 +62,11 @@ async def _watch_other_processes(dialect: str) -> None:
         await asyncio.sleep(WATCH_SECONDS)
         try:
             version = await _data_version(dialect)
-            if version != last:
-                last = version
+            # SQLite's data_version counts only other connections' commits; PostgreSQL's chain head moves with
+            # ours too, so there a reload is needed only when another process appended
+            elsewhere = version != last and (dialect == "sqlite" or audit.written_elsewhere(last, version))
+            last = version
+            if elsewhere:
                 await store.load_all()
                 state.has_owner = await owner_exists()
                 from app.services.monitor_engine import engine

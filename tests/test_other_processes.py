@@ -36,3 +36,27 @@ async def test_loading_the_demo_from_the_cli_while_serving_shows_the_demo_page(s
         assert len(snapshot.all_components) == 30
     finally:
         await runtime.stop()
+
+
+async def test_on_postgres_only_another_process_s_writes_make_the_server_reload(beacon):
+    """PostgreSQL has no per-connection commit counter, so the watcher reads the audit chain's head, which this
+    process's own writes move too: those must not reload every page (they are published as events already)."""
+    from tortoise.transactions import in_transaction
+
+    from app import audit
+    from app.auth import Actor
+    from app.services import pages
+    from storage.models import AuditHead
+
+    async def head() -> int:
+        row = await AuditHead.filter(id=1).first()
+        return row.seq if row else 0
+
+    before = await head()
+    await pages.create_page(Actor.system("test"), title="Ours", slug="ours")
+    ours = await head()
+    assert ours > before and not audit.written_elsewhere(before, ours)
+    async with in_transaction() as conn:  # what another process's write looks like from here
+        await audit.append(conn, actor=Actor.system("elsewhere"), action="page.update", entity_type="page",
+                           entity_id=1, changes={})
+    assert audit.written_elsewhere(ours, await head())

@@ -27,11 +27,13 @@ class Change:
     conn: Any
     actor: Actor
     events: list[Event] = field(default_factory=list)
+    audited: list[int] = field(default_factory=list)  # the seqs of this change's audit entries
 
     async def audit(self, action: str, entity_type: str, entity_id: Any, changes: dict[str, Any],
                     severity: str = "info") -> None:
-        await audit.append(self.conn, actor=self.actor, action=action, entity_type=entity_type,
-                           entity_id=entity_id, changes=changes, severity=severity)
+        entry = await audit.append(self.conn, actor=self.actor, action=action, entity_type=entity_type,
+                                   entity_id=entity_id, changes=changes, severity=severity)
+        self.audited.append(entry.seq)
 
     async def lock(self, name: str) -> None:
         """Serialise with every other transaction taking the same lock until this one ends. SQLite needs
@@ -52,6 +54,7 @@ async def change(actor: Actor, action: str) -> AsyncIterator[Change]:
         ch = Change(conn, actor)
         yield ch
         await _to_outbox(ch)
+    audit.note_committed(ch.audited)
     for event in ch.events:
         bus.publish(event)
 

@@ -25,17 +25,17 @@ def recorder() -> tuple[dict[int, list[float]], object]:
 async def test_start_times_are_spread_over_the_first_interval():
     seen, on_result = recorder()
     scheduler = Scheduler(on_result)
-    for i in range(200):
-        scheduler.put(i, 1.0, lambda: asyncio.sleep(0, up()))
-    started = time.monotonic()
+    put_at = time.monotonic()
+    jobs = [scheduler.put(i, 1.0, lambda: asyncio.sleep(0, up())) for i in range(200)]
+    # the plan: uniform over [0, 1), each tenth of the interval gets some, none gets most (read from the plan,
+    # not from when the checks ran, which a busy machine's event loop may bunch up)
+    firsts = [job.next_due - put_at for job in jobs]
+    tenths = [sum(1 for t in firsts if k / 10 <= t < (k + 1) / 10) for k in range(10)]
+    assert min(tenths) > 0 and max(tenths) < 60, tenths
     scheduler.start()
     await asyncio.sleep(1.05)
     await scheduler.stop()
-    firsts = sorted(times[0] - started for times in seen.values())
-    assert len(firsts) >= 190
-    # uniform over [0, 1): each tenth of the interval gets some, none gets most
-    tenths = [sum(1 for t in firsts if k / 10 <= t < (k + 1) / 10) for k in range(10)]
-    assert min(tenths) > 0 and max(tenths) < 60, tenths
+    assert len(seen) >= 190  # and the plan is kept: nearly all ran within their first interval
 
 
 async def test_the_concurrency_cap_bounds_checks_running_at_once():
