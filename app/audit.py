@@ -155,6 +155,11 @@ _PG_LOCK_KEY = 0x6265_6163  # "beac"
 _committed_here: set[int] = set()
 
 
+def forget_committed() -> None:
+    """A process (re)starting on a database: what it appended to another one means nothing here."""
+    _committed_here.clear()
+
+
 def note_committed(seqs: Iterable[int]) -> None:
     _committed_here.update(seqs)
 

@@ -106,6 +106,7 @@ async def start(settings: Settings) -> None:
         from app.services.monitor_engine import engine
 
         await engine.start(concurrency=settings.monitor_concurrency, retention_days=settings.heartbeat_retention_days)
+    audit.forget_committed()
     state.watcher = asyncio.get_running_loop().create_task(
         _watch_other_processes(dialect(settings.effective_database_url)))
     state.started = True

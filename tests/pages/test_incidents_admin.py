@@ -36,7 +36,7 @@ async def test_the_composer_opens_an_incident_holding_the_chosen_component_statu
     set_value(signed_in, f"component-{ids['API']}", "MAJOR_OUTAGE")
     click(signed_in, "Open incident")
 
-    await signed_in.should_see("Post an update")
+    await signed_in.should_see("Post an update", retries=50)  # the incident is written, then its page opens
     await signed_in.should_see("API: Operational → Major outage")
     incident = await Incident.get(name="API errors")
     assert (incident.impact, incident.status) == (IncidentImpact.MAJOR, IncidentStatus.INVESTIGATING)
