@@ -109,7 +109,7 @@ def serve(settings: Settings) -> None:
     print(f"Beacon serving on http://{settings.host}:{settings.port}", flush=True)
     # proxy_headers off: X-Forwarded-* are read in one place, from trusted proxies only (app/proxies.py)
     uvicorn.run(outer, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=3, proxy_headers=False, log_config=None)
+                timeout_graceful_shutdown=2, proxy_headers=False, log_config=None)
 
 
 if __name__ == "__main__":

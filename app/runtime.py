@@ -15,7 +15,7 @@ from app.snapshot import store
 from storage.db import close_database, dialect, open_database
 
 log = logging.getLogger(__name__)
-OUTBOX_GRACE_SECONDS = 4.0  # the delivery in flight may finish within this at shutdown
+OUTBOX_GRACE_SECONDS = 3.0  # the delivery in flight may finish within this at shutdown
 
 
 # How often to look for writes made by another process (the CLI, a second Beacon on the same database).

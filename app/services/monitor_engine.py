@@ -37,6 +37,8 @@ from storage.models import Monitor, MonitorEvent, Placement
 from storage.rollups import MonitorDay, component_day, write_daily
 
 log = logging.getLogger(__name__)
+# checks still running at shutdown get this long, then are cancelled (the whole stop fits 10 s: docs/operations.md)
+STOP_GRACE_SECONDS = 2.0
 
 SYSTEM = Actor.system("monitoring")
 FLUSH_SECONDS = 5.0
@@ -169,7 +171,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self.scheduler is not None:
-            await self.scheduler.stop(grace=3.0)
+            await self.scheduler.stop(grace=STOP_GRACE_SECONDS)
         await self.flush()
         self.scheduler = None
         self.live.clear()
