@@ -21,7 +21,7 @@ from app.services import pages, subscribers
 from app.services.errors import Invalid, NotFound
 from app.services.transaction import authorize
 from app.services.validation import row_id
-from storage.models import Component, Subscriber
+from storage.models import Subscriber
 
 router = APIRouter(prefix="/api/v1", responses=_problems(401, 403))
 Key = Annotated[Actor, Depends(api_actor)]
@@ -73,11 +73,6 @@ async def _page_id(page: str | None, actor: Actor) -> int | None:
     return None if page is None else (await pages.find_page(page, actor=actor)).id
 
 
-async def _row(actor: Actor, page_id: int, kind: str, address: str) -> subscribers.SubscriberRow | None:
-    rows, _ = await subscribers.list_subscribers(actor, page_id=page_id, kind=kind, search=address, limit=1000)
-    return next((r for r in rows if r.address == address), None)
-
-
 @router.get("/subscribers", tags=["subscribers"], summary="Subscribers, newest first",
             responses=_problems(404, 422) | {200: {"headers": NEXT_HEADERS}})
 async def list_subscribers(actor: Key, paging: Paging,
@@ -113,9 +108,8 @@ async def add_subscriber(body: SubscriberCreate, actor: Key, response: Response)
     except Invalid as exc:
         raise Invalid({("address" if name in ("email", "url") else name): message
                        for name, message in exc.errors.items()}) from None
-    row = await _row(actor, page.id, body.kind, added.address)
-    if row is None:  # removed again at once by someone else
-        raise NotFound("The subscriber was removed while being added.")
+    await added.fetch_related("page")
+    [row] = await subscribers.describe([added])
     if not new:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/subscribers/{row.id}"
@@ -139,10 +133,8 @@ async def get_subscriber(subscriber_id: str, actor: Key) -> SubscriberOut:
     s = await Subscriber.filter(id=_id(subscriber_id)).prefetch_related("page").first()
     if s is None or not await scope.page_in_scope(actor, s.page_id):  # type: ignore[attr-defined]
         raise NotFound(f"No subscriber with id {subscriber_id}.")
-    names = dict(await Component.filter(id__in=s.component_ids or []).values_list("id", "name"))
-    return _out(subscribers.SubscriberRow(s.id, s.page_id, s.page.slug, s.kind, s.address,  # type: ignore[attr-defined]
-                                          tuple(names.get(c, f"#{c}") for c in s.component_ids or []),
-                                          s.confirmed_at is not None, s.created_at))
+    [row] = await subscribers.describe([s])
+    return _out(row)
 
 
 @router.delete("/subscribers/{subscriber_id}", status_code=204, tags=["subscribers"], summary="Remove a subscriber",

@@ -402,10 +402,12 @@ async def list_subscribers(actor: Actor, *, page_id: int | None = None, kind: st
         query = query.filter(address__icontains=search.strip())
     total = await query.count()
     rows = await query.order_by("-created_at", "-id").offset(offset).limit(limit).prefetch_related("page")
-    return await _rows(rows), total
+    return await describe(rows), total
 
 
-async def _rows(rows: list[Subscriber]) -> list[SubscriberRow]:
+async def describe(rows: list[Subscriber]) -> list[SubscriberRow]:
+    """Subscribers (with their page fetched) as the admin screens and the API show them: one query for the names
+    of all their components."""
     wanted = {c for s in rows for c in s.component_ids or []}
     names = dict(await Component.filter(id__in=wanted).values_list("id", "name")) if wanted else {}
     return [SubscriberRow(s.id, s.page_id, s.page.slug, s.kind, s.address,  # type: ignore[attr-defined]
